@@ -16,8 +16,8 @@ const SCALES: ReadonlyArray<{sigma: number; weight: number}> = [
   {sigma: 32, weight: 1},
   {sigma: 12, weight: 0.7},
   {sigma: 5, weight: 0.5},
-  {sigma: 2, weight: 0.35},
-  {sigma: 0.8, weight: 0.2},
+  {sigma: 2, weight: 0.25},
+  {sigma: 0.8, weight: 0.1},
 ]
 
 function gaussianKernel(sigma: number): Float64Array {
@@ -179,7 +179,7 @@ export function syntheticObject(height: number, width: number, seed: number): Co
   const phaseOnly = multiscaleField(rng, height, width)
   const n = height * width
   const common = new Float64Array(n)
-  for (let i = 0; i < n; i++) common[i] = thickness[i] + 1.5 * features[i]
+  for (let i = 0; i < n; i++) common[i] = thickness[i] + 3 * features[i]
   const a = new Float64Array(n)
   const p = new Float64Array(n)
   for (let i = 0; i < n; i++) {
