@@ -1,0 +1,191 @@
+/**
+ * A minimal zip writer for .npz files: members are written one after the other into a temp file next to the
+ * target (no whole-archive buffer), then fsynced and renamed over the target (atomic). Stored or deflated,
+ * zip64 records where sizes or offsets need them (or always, for tests), a fixed 1980-01-01 timestamp so the
+ * same arrays give byte-identical files.
+ */
+import {randomBytes} from 'node:crypto'
+import {mkdir, open, rename, rm} from 'node:fs/promises'
+import path from 'node:path'
+import {crc32, deflateRawSync} from 'node:zlib'
+
+export interface ZipMemberInput {
+  name: string
+  /** the uncompressed content, as consecutive parts (not concatenated in memory for stored members) */
+  parts: Uint8Array[]
+}
+
+export interface ZipWriteOptions {
+  compress?: boolean
+  /** zlib level 0-9 (numpy's savez_compressed uses the zlib default, 6) */
+  level?: number
+  /** 'auto' writes zip64 records only when needed; 'always' forces them (for tests) */
+  zip64?: 'auto' | 'always'
+}
+
+const LIMIT32 = 0xffffffff
+const DOS_DATE = (0 << 9) | (1 << 5) | 1 // 1980-01-01
+const DOS_TIME = 0
+
+interface Written {
+  name: Buffer
+  utf8: boolean
+  method: number
+  crc: number
+  csize: number
+  usize: number
+  offset: number
+  zip64: boolean
+}
+
+function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+}
+
+export async function writeZipAtomic(target: string, members: ZipMemberInput[], opts: ZipWriteOptions = {}): Promise<void> {
+  const compress = opts.compress ?? true
+  const force64 = opts.zip64 === 'always'
+  await mkdir(path.dirname(target), {recursive: true})
+  const tmp = tempPathFor(target)
+  const fh = await open(tmp, 'w')
+  let pos = 0
+  const write = async (bytes: Uint8Array) => {
+    let done = 0
+    while (done < bytes.length) {
+      const {bytesWritten} = await fh.write(bytes, done, bytes.length - done, pos + done)
+      done += bytesWritten
+    }
+    pos += bytes.length
+  }
+  try {
+    const written: Written[] = []
+    for (const m of members) {
+      let crc = 0
+      let usize = 0
+      for (const part of m.parts) {
+        crc = crc32(part, crc)
+        usize += part.length
+      }
+      let data: Uint8Array[]
+      let method = 0
+      let csize = usize
+      if (compress) {
+        const joined = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts)
+        const deflated = deflateRawSync(joined, {level: opts.level ?? 6})
+        data = [deflated]
+        method = 8
+        csize = deflated.length
+      } else data = m.parts
+      const name = Buffer.from(m.name, 'utf8')
+      const utf8 = /[^\x20-\x7e]/.test(m.name)
+      const zip64 = force64 || usize >= LIMIT32 || csize >= LIMIT32 || pos >= LIMIT32
+      const offset = pos
+      // local header; with zip64 both sizes go into the extra field
+      const extra = zip64 ? 20 : 0
+      const lh = Buffer.alloc(30 + name.length + extra)
+      lh.writeUInt32LE(0x04034b50, 0)
+      lh.writeUInt16LE(zip64 ? 45 : 20, 4)
+      lh.writeUInt16LE(utf8 ? 0x800 : 0, 6)
+      lh.writeUInt16LE(method, 8)
+      lh.writeUInt16LE(DOS_TIME, 10)
+      lh.writeUInt16LE(DOS_DATE, 12)
+      lh.writeUInt32LE(crc >>> 0, 14)
+      lh.writeUInt32LE(zip64 ? LIMIT32 : csize, 18)
+      lh.writeUInt32LE(zip64 ? LIMIT32 : usize, 22)
+      lh.writeUInt16LE(name.length, 26)
+      lh.writeUInt16LE(extra, 28)
+      name.copy(lh, 30)
+      if (zip64) {
+        const x = 30 + name.length
+        lh.writeUInt16LE(0x0001, x)
+        lh.writeUInt16LE(16, x + 2)
+        lh.writeBigUInt64LE(BigInt(usize), x + 4)
+        lh.writeBigUInt64LE(BigInt(csize), x + 12)
+      }
+      await write(lh)
+      for (const d of data) await write(d)
+      written.push({name, utf8, method, crc: crc >>> 0, csize, usize, offset, zip64})
+    }
+    // central directory
+    const cdOffset = pos
+    for (const w of written) {
+      const fields: bigint[] = []
+      if (w.zip64 || w.usize >= LIMIT32) fields.push(BigInt(w.usize))
+      if (w.zip64 || w.csize >= LIMIT32) fields.push(BigInt(w.csize))
+      if (w.zip64 || w.offset >= LIMIT32) fields.push(BigInt(w.offset))
+      const extra = fields.length > 0 ? 4 + 8 * fields.length : 0
+      const big = fields.length > 0
+      const ch = Buffer.alloc(46 + w.name.length + extra)
+      ch.writeUInt32LE(0x02014b50, 0)
+      ch.writeUInt16LE((3 << 8) | (big ? 45 : 20), 4) // made by unix
+      ch.writeUInt16LE(big ? 45 : 20, 6)
+      ch.writeUInt16LE(w.utf8 ? 0x800 : 0, 8)
+      ch.writeUInt16LE(w.method, 10)
+      ch.writeUInt16LE(DOS_TIME, 12)
+      ch.writeUInt16LE(DOS_DATE, 14)
+      ch.writeUInt32LE(w.crc, 16)
+      ch.writeUInt32LE(big ? LIMIT32 : w.csize, 20)
+      ch.writeUInt32LE(big ? LIMIT32 : w.usize, 24)
+      ch.writeUInt16LE(w.name.length, 28)
+      ch.writeUInt16LE(extra, 30)
+      ch.writeUInt16LE(0, 32) // comment
+      ch.writeUInt16LE(0, 34) // disk
+      ch.writeUInt16LE(0, 36) // internal attrs
+      ch.writeUInt32LE((0o100644 << 16) >>> 0, 38) // external attrs: regular file rw-r--r--
+      ch.writeUInt32LE(big ? LIMIT32 : w.offset, 42)
+      w.name.copy(ch, 46)
+      if (big) {
+        let x = 46 + w.name.length
+        ch.writeUInt16LE(0x0001, x)
+        ch.writeUInt16LE(8 * fields.length, x + 2)
+        x += 4
+        for (const f of fields) {
+          ch.writeBigUInt64LE(f, x)
+          x += 8
+        }
+      }
+      await write(ch)
+    }
+    const cdSize = pos - cdOffset
+    const need64 = force64 || written.length >= 0xffff || cdOffset >= LIMIT32 || cdSize >= LIMIT32
+    if (need64) {
+      const z64At = pos
+      const rec = Buffer.alloc(56 + 20)
+      rec.writeUInt32LE(0x06064b50, 0)
+      rec.writeBigUInt64LE(44n, 4) // size of the rest of the record
+      rec.writeUInt16LE((3 << 8) | 45, 12)
+      rec.writeUInt16LE(45, 14)
+      rec.writeUInt32LE(0, 16)
+      rec.writeUInt32LE(0, 20)
+      rec.writeBigUInt64LE(BigInt(written.length), 24)
+      rec.writeBigUInt64LE(BigInt(written.length), 32)
+      rec.writeBigUInt64LE(BigInt(cdSize), 40)
+      rec.writeBigUInt64LE(BigInt(cdOffset), 48)
+      // locator
+      rec.writeUInt32LE(0x07064b50, 56)
+      rec.writeUInt32LE(0, 60)
+      rec.writeBigUInt64LE(BigInt(z64At), 64)
+      rec.writeUInt32LE(1, 72)
+      await write(rec)
+    }
+    const eocd = Buffer.alloc(22)
+    eocd.writeUInt32LE(0x06054b50, 0)
+    eocd.writeUInt16LE(Math.min(written.length, 0xffff), 8)
+    eocd.writeUInt16LE(Math.min(written.length, 0xffff), 10)
+    eocd.writeUInt32LE(need64 ? LIMIT32 : cdSize, 12)
+    eocd.writeUInt32LE(need64 ? LIMIT32 : cdOffset, 16)
+    await write(eocd)
+    await fh.sync()
+    await fh.close()
+  } catch (error) {
+    await fh.close().catch(() => {})
+    await rm(tmp, {force: true})
+    throw error
+  }
+  try {
+    await rename(tmp, target)
+  } catch (error) {
+    await rm(tmp, {force: true})
+    throw error
+  }
+}
