@@ -102,3 +102,21 @@ function fromState(seed: number, s: Uint32Array): Rng {
 
   return {seed, next, nextUint32, nextInt, normal, fork}
 }
+
+/**
+ * A 32-bit seed derived from a base seed and a label (e.g. a job's key 'dose_1000/dense/gs2'), so that a job's
+ * seed depends only on the base seed and the job itself, not on which other jobs run or in what order.
+ * FNV-1a over the label, mixed with the base seed through splitmix32.
+ */
+export function deriveSeed(base: number, label: string): number {
+  if (!Number.isFinite(base)) throw new RangeError(`seed must be a finite number, got ${base}`)
+  let h = 0x811c9dc5
+  const bytes = new TextEncoder().encode(label)
+  for (const b of bytes) {
+    h ^= b
+    h = Math.imul(h, 0x01000193)
+  }
+  const state = {s: (h ^ (Math.trunc(base) >>> 0)) | 0}
+  splitmix32(state)
+  return splitmix32(state)
+}

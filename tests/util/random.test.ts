@@ -114,3 +114,20 @@ describe('createRng (xoshiro128** seeded by splitmix32)', () => {
     expect(() => createRng(Number.NaN)).toThrow(RangeError)
   })
 })
+
+import {deriveSeed} from '../../src/util/random.js'
+
+describe('deriveSeed', () => {
+  it('depends on the base seed and the label only, and spreads nearby inputs', () => {
+    expect(deriveSeed(123, 'dose_1000/dense/gs2')).toBe(deriveSeed(123, 'dose_1000/dense/gs2'))
+    const seeds = new Set<number>()
+    for (const base of [0, 1, 2, 123]) {
+      for (const label of ['dose_1000/baseline/gs1', 'dose_1000/dense/gs2', 'dose_10000/dense/gs2']) {
+        const s = deriveSeed(base, label)
+        expect(Number.isInteger(s) && s >= 0 && s < 2 ** 32).toBe(true)
+        seeds.add(s)
+      }
+    }
+    expect(seeds.size).toBe(12)
+  })
+})

@@ -1,0 +1,56 @@
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {inferPatchSize, readNpzHeaders} from '../../src/pipeline/patch-size.js'
+import {hasNumpy, numpyNpz, studyArrays, tempDir, writeFixtureNpz} from './fixtures.js'
+
+describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
+  const dir = tempDir()
+
+  it.skipIf(!hasNumpy)('reads N from numpy-written files, compressed and stored, by the reference order', async () => {
+    for (const compressed of [true, false]) {
+      const f = (n: string) => path.join(dir, `${n}-${compressed}.npz`)
+      numpyNpz(f('diff'), {diffraction: 'np.random.rand(10,64,48).astype(np.float32)', probeGuess: 'np.zeros((128,128),np.complex128)'}, compressed)
+      numpyNpz(f('diff3d'), {diff3d: 'np.zeros((5,32,32),np.float32)', probeGuess: 'np.zeros((128,128),np.complex64)'}, compressed)
+      numpyNpz(f('probe'), {probeGuess: 'np.zeros((128,128),np.complex128)', xcoords: 'np.arange(3.0)'}, compressed)
+      numpyNpz(f('flat'), {diffraction: 'np.zeros((64,64),np.float32)', probeGuess: 'np.zeros((256,256),np.complex64)'}, compressed)
+      numpyNpz(f('none'), {xcoords: 'np.arange(3.0)'}, compressed)
+      expect(await inferPatchSize(f('diff'))).toBe(64) // shape[1], not shape[2]
+      expect(await inferPatchSize(f('diff3d'))).toBe(32)
+      expect(await inferPatchSize(f('probe'))).toBe(128)
+      expect(await inferPatchSize(f('flat'))).toBe(256) // 2-D diffraction is not used
+      expect(await inferPatchSize(f('none'))).toBe(64)
+    }
+  })
+
+  it.skipIf(!hasNumpy)('reports dtype and shape as numpy does', async () => {
+    const f = path.join(dir, 'hdr.npz')
+    numpyNpz(f, {a: 'np.zeros((2,3),np.complex64)', b: 'np.zeros((), np.float64)', c: "np.array(['x'])"})
+    const headers = await readNpzHeaders(f)
+    expect(headers).toEqual([
+      {name: 'a', dtype: '<c8', shape: [2, 3]},
+      {name: 'b', dtype: '<f8', shape: []},
+      {name: 'c', dtype: '<U1', shape: [1]},
+    ])
+  })
+
+  it('works on NPZs written without numpy (stored and deflated)', async () => {
+    for (const deflate of [false, true]) {
+      const f = path.join(dir, `js-${deflate}.npz`)
+      writeFixtureNpz(f, studyArrays(4, 128), {deflate})
+      expect(await inferPatchSize(f)).toBe(128)
+    }
+  })
+
+  it('falls back to 64 for an empty, missing or corrupt file (as the reference)', async () => {
+    const empty = path.join(dir, 'empty.npz')
+    writeFileSync(empty, '')
+    const junk = path.join(dir, 'junk.npz')
+    writeFileSync(junk, 'not a zip at all'.repeat(10))
+    expect(await inferPatchSize(empty)).toBe(64)
+    expect(await inferPatchSize(junk)).toBe(64)
+    expect(await inferPatchSize(path.join(dir, 'absent.npz'))).toBe(64)
+  })
+})
