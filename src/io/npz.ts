@@ -26,7 +26,7 @@ import {
   toLittleEndian,
   viewNumeric,
 } from './npy.js'
-import {checkMemberName, type ZipEntry, ZipReader} from './zip-reader.js'
+import {checkMemberName, memberKey, type ZipEntry, ZipReader} from './zip-reader.js'
 import {writeZipAtomic} from './zip-writer.js'
 
 export {encodeNpy, readNpy} from './npy.js'
@@ -79,12 +79,8 @@ interface MemberPlan {
   header: ReturnType<typeof parseNpyHeader> | null
 }
 
-function keyOf(zipName: string): string {
-  return zipName.endsWith('.npy') ? zipName.slice(0, -4) : zipName
-}
-
 async function planMember(zip: ZipReader, entry: ZipEntry): Promise<MemberPlan> {
-  const where = {file: zip.file, member: keyOf(entry.name)}
+  const where = {file: zip.file, member: memberKey(entry.name)}
   const base = {
     name: where.member,
     zipName: entry.name,
@@ -146,7 +142,7 @@ async function planAll(zip: ZipReader): Promise<MemberPlan[]> {
   const plans: MemberPlan[] = []
   const keys = new Set<string>()
   for (const entry of zip.entries) {
-    const key = keyOf(entry.name)
+    const key = memberKey(entry.name)
     if (keys.has(key)) throw new ContractError(zip.file, key, `duplicate member: both '${key}' and '${key}.npy' exist`)
     keys.add(key)
     plans.push(await planMember(zip, entry))

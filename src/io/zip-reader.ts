@@ -163,7 +163,7 @@ export class ZipReader {
       } catch {
         throw bad(`entry ${e} has a name that is not valid UTF-8`)
       }
-      const memberErr = (msg: string) => ZipReader.error(file, name, msg)
+      const memberErr = (msg: string) => ZipReader.error(file, memberKey(name), msg)
       // zip64 extra field
       let q = p + 46 + nameLen
       const extraEnd = q + extraLen
@@ -206,7 +206,7 @@ export class ZipReader {
   }
 
   private err(entry: ZipEntry, msg: string, cause?: unknown): ContractError {
-    return ZipReader.error(this.file, entry.name, msg, cause)
+    return ZipReader.error(this.file, memberKey(entry.name), msg, cause)
   }
 
   /** Absolute offset of the member's (compressed) data. */
@@ -300,7 +300,7 @@ export class ZipReader {
         const got = await ZipReader.readAt(this.fh, start + total, n, buf)
         if (got.length !== n) throw this.err(entry, `truncated: read ${total + got.length} of ${usize} bytes`)
         const chunk = buf.subarray(0, n)
-        crc = crc32(chunk, crc)
+        if (n > 0) crc = crc32(chunk, crc)
         total += n
         onChunk(chunk)
       }
@@ -317,7 +317,7 @@ export class ZipReader {
             reject(failure)
             return
           }
-          crc = crc32(chunk, crc)
+          if (chunk.length > 0) crc = crc32(chunk, crc)
           try {
             onChunk(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))
           } catch (error) {
@@ -358,6 +358,11 @@ export class ZipReader {
     }
     if (crc >>> 0 !== entry.crc32 >>> 0) throw this.err(entry, `CRC-32 mismatch (stored ${hex(entry.crc32)}, data ${hex(crc)}): the file is corrupt`)
   }
+}
+
+/** The NPZ key of a zip member: its name without `.npy`. */
+export function memberKey(zipName: string): string {
+  return zipName.endsWith('.npy') ? zipName.slice(0, -4) : zipName
 }
 
 function hex(v: number): string {

@@ -63,7 +63,8 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
       let crc = 0
       let usize = 0
       for (const part of m.parts) {
-        crc = crc32(part, crc)
+        // (node's crc32 returns 0 for a view on a zero-length ArrayBuffer, whatever the running value)
+        if (part.length > 0) crc = crc32(part, crc)
         usize += part.length
       }
       let data: Uint8Array[]
