@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {inferPatchSize, readNpzHeaders} from '../../src/pipeline/patch-size.js'
+import {inferPatchSize, patchSizeFromHeaders} from '../../src/pipeline/patch-size.js'
 import {hasNumpy, numpyNpz, studyArrays, tempDir, writeFixtureNpz} from './fixtures.js'
 
 describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
@@ -25,23 +25,19 @@ describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
     }
   })
 
-  it.skipIf(!hasNumpy)('reports dtype and shape as numpy does', async () => {
-    const f = path.join(dir, 'hdr.npz')
-    numpyNpz(f, {a: 'np.zeros((2,3),np.complex64)', b: 'np.zeros((), np.float64)', c: "np.array(['x'])"})
-    const headers = await readNpzHeaders(f)
-    expect(headers).toEqual([
-      {name: 'a', dtype: '<c8', shape: [2, 3]},
-      {name: 'b', dtype: '<f8', shape: []},
-      {name: 'c', dtype: '<U1', shape: [1]},
-    ])
-  })
-
   it('works on NPZs written without numpy (stored and deflated)', async () => {
     for (const deflate of [false, true]) {
       const f = path.join(dir, `js-${deflate}.npz`)
       writeFixtureNpz(f, studyArrays(4, 128), {deflate})
       expect(await inferPatchSize(f)).toBe(128)
     }
+  })
+
+  it('prefers diffraction, then diff3d, then probeGuess (shape rules)', () => {
+    expect(patchSizeFromHeaders([{name: 'probeGuess', shape: [128, 128]}, {name: 'diffraction', shape: [9, 64, 64]}])).toBe(64)
+    expect(patchSizeFromHeaders([{name: 'probeGuess', shape: [128, 128]}, {name: 'diff3d', shape: [9, 32, 32]}])).toBe(32)
+    expect(patchSizeFromHeaders([{name: 'diffraction', shape: [64, 64]}, {name: 'probeGuess', shape: [256, 256]}])).toBe(256)
+    expect(patchSizeFromHeaders([{name: 'xcoords', shape: [3]}])).toBeUndefined()
   })
 
   it('falls back to 64 for an empty, missing or corrupt file (as the reference)', async () => {
