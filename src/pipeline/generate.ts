@@ -29,17 +29,12 @@ import {randomScanPositions} from '../physics/scan.js'
 import {syntheticObject} from '../physics/synthetic-object.js'
 import {PROBE_SIZES, syntheticProbe} from '../physics/synthetic-probe.js'
 import {createRng} from '../util/random.js'
+import {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
 
 export const PHASE_C_MANIFEST = 'run_manifest.json'
 export const PHASE_C_MANIFEST_VERSION = '1.0'
 export const METADATA_SCHEMA_VERSION = '1.0.0'
-export const SPLITS = ['train', 'test'] as const
-export type Split = (typeof SPLITS)[number]
-
-/** `dose_{int(d)}`, the reference's folder name for a dose */
-export function doseDirName(dose: number): string {
-  return `dose_${Math.trunc(dose)}`
-}
+export {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
 
 /** The Poisson-noise seed of one dose: distinct per dose, fixed by the simulation seed. */
 export function noiseSeed(seed: number, dose: number): number {

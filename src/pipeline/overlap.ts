@@ -1,0 +1,321 @@
+/**
+ * Phase D: overlap views (spec 5.1, v2 metrics). For every dose and view: subsample each phase C split with
+ * one seeded mask, filter the dataset by it, compute the overlap metrics on the kept positions, and write
+ * `{output_root}/dose_{d}/{view}/{view}_{split}.npz` (the primary name phase E looks for), `{split}_metrics.json`
+ * and `metrics_bundle.json`, plus `{output_root}/overlap_manifest.json` (zod-validated, atomic).
+ * The NPZ is only subsampled; the groups are not stored (training regroups on its own, spec 15.4).
+ */
+import {existsSync, readdirSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import {z} from 'zod'
+
+import {ContractError, MissingInputError, UsageError, zodContractError} from '../errors.js'
+import {writeJsonAtomic} from '../io/atomic.js'
+import {digestFile} from '../io/hash.js'
+import {type NdArray, toFloat64} from '../io/ndarray.js'
+import {metadataArray, readNpz, readNpzMetadata, writeNpz} from '../io/npz.js'
+import {toPosixRelative} from '../io/paths.js'
+import {filterDatasetByMask} from '../overlap/filter-dataset.js'
+import {computeOverlapMetrics, coordsFrom, METRICS_VERSION, subsampleImages} from '../overlap/metrics.js'
+import {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
+
+export const OVERLAP_MANIFEST = 'overlap_manifest.json'
+export const OVERLAP_MANIFEST_VERSION = '1.0'
+
+export interface OverlapViewSpec {
+  name: string
+  gridsize: number
+  s_img: number
+  n_groups: number
+  neighbor_count: number
+  probe_diameter_px: number
+  rng_seed_subsample: number
+  rng_seed_grouping: number
+}
+
+export const overlapViewSpecSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a view name is a folder name: letters, digits, _ and -'),
+  gridsize: z.union([z.literal(1), z.literal(2)]),
+  s_img: z.number().gt(0).lte(1),
+  n_groups: z.number().int().min(1),
+  neighbor_count: z.number().int().min(1),
+  probe_diameter_px: z.number().positive(),
+  rng_seed_subsample: z.number().int(),
+  rng_seed_grouping: z.number().int(),
+})
+
+const unit = z.number().min(0).max(1)
+/** The per-split metrics JSON (OverlapMetrics.to_dict()): no Metric 1 for gs1. */
+export const overlapMetricsSchema = z.object({
+  metrics_version: z.literal(METRICS_VERSION),
+  gridsize: z.number().int(),
+  s_img: z.number(),
+  n_groups: z.number().int(),
+  neighbor_count: z.number().int(),
+  probe_diameter_px: z.number(),
+  rng_seed_subsample: z.number(),
+  rng_seed_grouping: z.number(),
+  metric_1_group_based_avg: unit.optional(),
+  metric_2_image_based_avg: unit,
+  metric_3_group_to_group_avg: unit,
+  n_images_total: z.number().int(),
+  n_images_subsampled: z.number().int(),
+  n_unique_images: z.number().int(),
+  n_groups_actual: z.number().int(),
+  geometry_acceptance_bound: z.number().min(0).max(0.1),
+  effective_min_acceptance: z.number().positive(),
+})
+export type OverlapMetricsDict = z.infer<typeof overlapMetricsSchema>
+
+export const metricsBundleSchema = z.object({train: overlapMetricsSchema, test: overlapMetricsSchema})
+
+const fileRecord = z.object({path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size_bytes: z.number().int().nonnegative()})
+
+export const overlapViewEntrySchema = z.object({
+  train: z.string(),
+  test: z.string(),
+  train_metrics: z.string(),
+  test_metrics: z.string(),
+  metrics_bundle: z.string(),
+  preset: overlapViewSpecSchema,
+  metrics: metricsBundleSchema,
+  sources: z.object({train: fileRecord, test: fileRecord}),
+  files: z.object({train: fileRecord, test: fileRecord}),
+})
+
+export const overlapManifestSchema = z.object({
+  schema_version: z.literal(OVERLAP_MANIFEST_VERSION),
+  tool: z.string(),
+  tool_version: z.string(),
+  created_utc: z.string(),
+  command_line: z.array(z.string()).optional(),
+  phase_c_root: z.string(),
+  phase_d_root: z.string(),
+  doses: z.record(z.string(), z.object({dose: z.number().positive(), views: z.record(z.string(), overlapViewEntrySchema)})),
+})
+export type OverlapManifest = z.infer<typeof overlapManifestSchema>
+export type OverlapViewEntry = z.infer<typeof overlapViewEntrySchema>
+
+export interface OverlapOptions {
+  phaseCRoot: string
+  outputRoot: string
+  doses: number[]
+  views: OverlapViewSpec[]
+  /** deflate the NPZ members; default false */
+  compress?: boolean
+  commandLine?: string[]
+  toolVersion?: string
+  onProgress?: (message: string) => void
+}
+
+export interface OverlapResult {
+  manifestPath: string
+  manifest: OverlapManifest
+}
+
+/** Read and validate a phase D manifest; undefined when there is none. */
+export async function readOverlapManifest(root: string): Promise<OverlapManifest | undefined> {
+  const file = path.join(root, OVERLAP_MANIFEST)
+  if (!existsSync(file)) return undefined
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'))
+  } catch (error) {
+    throw new ContractError(file, undefined, `not valid JSON (${(error as Error).message})`)
+  }
+  const parsed = overlapManifestSchema.safeParse(json)
+  if (!parsed.success) throw zodContractError(file, parsed.error)
+  return parsed.data
+}
+
+/** The phase C split file of a dose: `patched_{split}.npz`, else the first `*{split}.npz` (the reference's glob). */
+export function findPhaseCSplit(phaseCRoot: string, dose: number, split: Split): string {
+  const dir = path.join(phaseCRoot, doseDirName(dose))
+  const primary = path.join(dir, `patched_${split}.npz`)
+  if (existsSync(primary)) return primary
+  if (existsSync(dir)) {
+    const match = readdirSync(dir)
+      .filter((f) => f.endsWith(`${split}.npz`))
+      .sort()[0]
+    if (match) return path.join(dir, match)
+  }
+  throw new MissingInputError(primary, `phase C ${split} split for dose ${dose}`)
+}
+
+function coordinateArray(data: Record<string, NdArray>, key: string, file: string): Float64Array {
+  const arr = data[key]
+  if (!arr) throw new ContractError(file, key, 'missing: phase D needs xcoords and ycoords (DATA-001)')
+  if (arr.shape.length !== 1) throw new ContractError(file, key, `must be 1-D, got shape (${arr.shape.join(', ')})`)
+  let values: Float64Array
+  try {
+    values = toFloat64(arr)
+  } catch {
+    throw new ContractError(file, key, `must be numeric (float64), got dtype=${arr.dtype}`)
+  }
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new ContractError(file, key, `must be finite, found ${values[i]} at index ${i}`)
+  }
+  return values
+}
+
+/** Run phase D for every dose and view. */
+export async function generateOverlapViews(opts: OverlapOptions): Promise<OverlapResult> {
+  const log = opts.onProgress ?? (() => {})
+  const compress = opts.compress ?? false
+  if (opts.doses.length === 0) throw new UsageError('no doses selected')
+  if (opts.views.length === 0) throw new UsageError('no views selected')
+  for (const v of opts.views) {
+    const parsed = overlapViewSpecSchema.safeParse(v)
+    if (!parsed.success) throw new UsageError(`view '${v.name}': invalid values:\n${z.prettifyError(parsed.error)}`)
+  }
+  const root = opts.outputRoot
+  const previous = await readOverlapManifest(root).catch(() => undefined)
+  const doses: OverlapManifest['doses'] = {}
+  if (previous && path.resolve(previous.phase_c_root) === path.resolve(opts.phaseCRoot)) {
+    for (const [k, v] of Object.entries(previous.doses)) {
+      const views: Record<string, OverlapViewEntry> = {}
+      for (const [name, e] of Object.entries(v.views)) if (existsSync(path.join(root, e.train)) && existsSync(path.join(root, e.test))) views[name] = e
+      if (Object.keys(views).length > 0) doses[k] = {dose: v.dose, views}
+    }
+  }
+
+  for (const dose of opts.doses) {
+    const dirName = doseDirName(dose)
+    // read each split once for all views
+    const inputs = {} as Record<Split, {file: string; data: Record<string, NdArray>; meta: unknown; x: Float64Array; y: Float64Array; digest: {sha256: string; size_bytes: number}}>
+    for (const split of SPLITS) {
+      const file = findPhaseCSplit(opts.phaseCRoot, dose, split)
+      const data = await readNpz(file)
+      const x = coordinateArray(data, 'xcoords', file)
+      const y = coordinateArray(data, 'ycoords', file)
+      if (x.length !== y.length) throw new ContractError(file, 'ycoords', `length ${y.length} != xcoords length ${x.length}`)
+      if (x.length === 0) throw new ContractError(file, 'xcoords', 'no scan positions: cannot build overlap views of an empty split')
+      const md = await readNpzMetadata(file)
+      inputs[split] = {file, data, meta: md.kind === 'json' ? md.value : undefined, x, y, digest: await digestFile(file)}
+    }
+    const entry = doses[dirName] ?? {dose, views: {}}
+    for (const view of opts.views) {
+      const viewDir = path.join(root, dirName, view.name)
+      const metrics = {} as Record<Split, OverlapMetricsDict>
+      const written = {} as Record<Split, string>
+      for (const split of SPLITS) {
+        const input = inputs[split]
+        const n = input.x.length
+        const mask = subsampleImages(n, view.s_img, view.rng_seed_subsample)
+        const filtered = filterDatasetByMask(input.data, mask)
+        const coords = coordsFrom(filtered.xcoords ? toFloat64(filtered.xcoords) : [], filtered.ycoords ? toFloat64(filtered.ycoords) : [])
+        const m = computeOverlapMetrics(coords, {
+          gridsize: view.gridsize,
+          sImg: view.s_img,
+          nGroups: view.n_groups,
+          neighborCount: view.neighbor_count,
+          probeDiameterPx: view.probe_diameter_px,
+          rngSeedSubsample: view.rng_seed_subsample,
+          rngSeedGrouping: view.rng_seed_grouping,
+          coordsAreSubsampled: true,
+          nImagesTotal: n,
+        })
+        const dict = overlapMetricsSchema.parse(m.toDict())
+        const phaseCMeta = input.meta && typeof input.meta === 'object' && !Array.isArray(input.meta) ? (input.meta as Record<string, unknown>) : {}
+        const priorTransformations = Array.isArray(phaseCMeta.data_transformations) ? phaseCMeta.data_transformations : []
+        const v2 = {
+          gridsize: view.gridsize,
+          s_img: view.s_img,
+          n_groups: view.n_groups,
+          neighbor_count: view.neighbor_count,
+          probe_diameter_px: view.probe_diameter_px,
+          rng_seed_subsample: view.rng_seed_subsample,
+          rng_seed_grouping: view.rng_seed_grouping,
+          metrics_version: METRICS_VERSION,
+          geometry_acceptance_bound: dict.geometry_acceptance_bound,
+          effective_min_acceptance: dict.effective_min_acceptance,
+        }
+        const metadata = {
+          ...phaseCMeta,
+          ...v2,
+          overlap_view: view.name,
+          dose,
+          source_file: path.basename(input.file),
+          source_sha256: input.digest.sha256,
+          n_images_total: n,
+          n_images_subsampled: dict.n_images_subsampled,
+          data_transformations: [
+            ...priorTransformations,
+            {tool: 'overlap_views', operation: 'subsample', parameters: {...v2, overlap_view: view.name, source_file: path.basename(input.file)}},
+          ],
+        }
+        const out = path.join(viewDir, `${view.name}_${split}.npz`)
+        await writeNpz(out, {...filtered, _metadata: metadataArray(metadata)}, {compress})
+        await writeJsonAtomic(path.join(viewDir, `${split}_metrics.json`), dict)
+        metrics[split] = dict
+        written[split] = out
+      }
+      const bundle = metricsBundleSchema.parse(metrics)
+      await writeJsonAtomic(path.join(viewDir, 'metrics_bundle.json'), bundle)
+      const rel = (p: string): string => toPosixRelative(root, p)
+      entry.views[view.name] = {
+        train: rel(written.train),
+        test: rel(written.test),
+        train_metrics: rel(path.join(viewDir, 'train_metrics.json')),
+        test_metrics: rel(path.join(viewDir, 'test_metrics.json')),
+        metrics_bundle: rel(path.join(viewDir, 'metrics_bundle.json')),
+        preset: overlapViewSpecSchema.parse(view),
+        metrics: bundle,
+        sources: {
+          train: {path: toPosixRelative(root, inputs.train.file), ...inputs.train.digest},
+          test: {path: toPosixRelative(root, inputs.test.file), ...inputs.test.digest},
+        },
+        files: {
+          train: {path: rel(written.train), ...(await digestFile(written.train))},
+          test: {path: rel(written.test), ...(await digestFile(written.test))},
+        },
+      }
+      const t = metrics.train
+      log(
+        `  ${dirName}/${view.name}: train ${t.n_images_subsampled}/${t.n_images_total} images, ` +
+          `M1 ${fmt(t.metric_1_group_based_avg)} M2 ${fmt(t.metric_2_image_based_avg)} M3 ${fmt(t.metric_3_group_to_group_avg)}`,
+      )
+    }
+    doses[dirName] = entry
+  }
+  const manifest: OverlapManifest = {
+    schema_version: OVERLAP_MANIFEST_VERSION,
+    tool: 'study overlap',
+    tool_version: opts.toolVersion ?? 'unknown',
+    created_utc: new Date().toISOString(),
+    ...(opts.commandLine ? {command_line: opts.commandLine} : {}),
+    phase_c_root: opts.phaseCRoot,
+    phase_d_root: root,
+    doses,
+  }
+  const checked = overlapManifestSchema.safeParse(manifest)
+  if (!checked.success) throw zodContractError(`${OVERLAP_MANIFEST} (internal)`, checked.error)
+  const manifestPath = path.join(root, OVERLAP_MANIFEST)
+  await writeJsonAtomic(manifestPath, checked.data)
+  return {manifestPath, manifest: checked.data}
+}
+
+function fmt(v: number | undefined): string {
+  return v === undefined ? '  -  ' : v.toFixed(3)
+}
+
+/** A table of the views' metrics per dose and split (dense vs sparse side by side). */
+export function formatOverlapTable(manifest: OverlapManifest, doses?: string[], views?: string[]): string {
+  const lines = ['dose        view      split  images  groups  metric_1  metric_2  metric_3  geom_bound']
+  for (const [dk, d] of Object.entries(manifest.doses)) {
+    if (doses && !doses.includes(dk)) continue
+    for (const [vk, v] of Object.entries(d.views)) {
+      if (views && !views.includes(vk)) continue
+      for (const split of SPLITS) {
+        const m = v.metrics[split]
+        lines.push(
+          `${dk.padEnd(11)} ${vk.padEnd(9)} ${split.padEnd(6)} ${String(m.n_images_subsampled).padStart(6)}  ${String(m.n_groups_actual).padStart(6)}  ` +
+            `${fmt(m.metric_1_group_based_avg).padStart(8)}  ${fmt(m.metric_2_image_based_avg).padStart(8)}  ${fmt(m.metric_3_group_to_group_avg).padStart(8)}  ${m.geometry_acceptance_bound.toExponential(2).padStart(10)}`,
+        )
+      }
+    }
+  }
+  return lines.join('\n')
+}
