@@ -232,18 +232,13 @@ export class ZipReader {
       const comp = await ZipReader.readAt(this.fh, start, window)
       let out: Buffer
       try {
-        out = inflateRawSync(comp, {finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: Math.max(want, 1) * 4 + 65536})
+        // deflate expands at most ~1032:1, so this output bound always holds for a window of this size
+        out = inflateRawSync(comp, {finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: window * 1040 + 65536})
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          // plenty of output from this window; retry with a smaller window
-          if (window > 64) {
-            window = Math.floor(window / 2)
-            continue
-          }
-        }
         throw this.err(entry, `corrupt deflate data (${(error as Error).message})`, error)
       }
-      if (out.length >= want || window >= entry.compressedSize) return new Uint8Array(out.buffer, out.byteOffset, Math.min(out.length, want))
+      if (out.length >= want || window >= entry.compressedSize)
+        return new Uint8Array(out.buffer, out.byteOffset, Math.min(out.length, want))
       window = Math.min(entry.compressedSize, window * 4)
     }
   }
