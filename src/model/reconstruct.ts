@@ -16,7 +16,7 @@ import path from 'node:path'
 
 import {z} from 'zod'
 
-import {ContractError, MissingInputError, StudyError} from '../errors.js'
+import {ContractError, MissingInputError, StudyError, UsageError} from '../errors.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {complex64, float32, float64} from '../io/ndarray.js'
 import {metadataArray, writeNpz} from '../io/npz.js'
@@ -168,6 +168,10 @@ export async function reconstructFromBundle(
   try {
     const N = bundle.N
     const gridsize = bundle.gridsize
+    const M = opts.M ?? 20
+    if (!Number.isInteger(M) || M < 2 || M % 2 !== 0 || M > N) {
+      throw new UsageError(`stitch crop size must be an even integer between 2 and N=${N}, got ${M}`)
+    }
     const seed = opts.seed ?? 42
     // nphotons only sets intensityScale here; the bundle's own (trained) scale is what prediction uses
     const nphotons = (bundle.intensityScale * (N / 2)) ** 2
@@ -186,7 +190,7 @@ export async function reconstructFromBundle(
       throw new StudyError(`prediction returned ${pred.B} patches of ${pred.N}×${pred.N}, expected ${data.B} of ${N}×${N}`)
     }
     const result = await writeReconstruction(pred, data, outDir, {
-      M: opts.M ?? 20,
+      M,
       seed,
       bundlePath,
       testNpz,
