@@ -92,6 +92,7 @@ export const TrainingConfigFields = z
     test_data_file: pathString().nullable().default(null).describe('test NPZ'),
     batch_size: z
       .number()
+      .int({message: 'batch_size must be a positive power of 2'})
       .refine(isPowerOfTwo, {message: 'batch_size must be a positive power of 2'})
       .default(16)
       .describe('training batch size (a power of two)'),

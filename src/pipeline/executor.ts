@@ -212,7 +212,7 @@ export async function executePlan(entries: PlannedJob[], options: ExecutePlanOpt
 
   const runner = needsRunner ? options.hooks?.runner ?? (await loadRunner(settings.runnerName, settings.runnerOptions)) : undefined
   for (let i = 0; i < entries.length; i++) {
-    if (entries[i].status === 'would-run') options.onStart?.(entries[i])
+    if (!settings.dryRun && entries[i].status === 'would-run') options.onStart?.(entries[i])
     sink.put(i, await executeJob(entries[i], settings, runner, options.hooks))
   }
   return sink.all()
