@@ -271,6 +271,18 @@ export async function scanNpzMember(
 }
 
 /**
+ * Check every member of an .npz end to end without keeping its data: headers parse, sizes agree, deflate
+ * streams are sound and CRC-32s match. Memory stays at one chunk. Throws ContractError naming the member.
+ */
+export async function verifyNpz(file: string, opts: {skip?: string[]} = {}): Promise<NpzMemberInfo[]> {
+  return withZip(file, async (zip) => {
+    const plans = await planAll(zip)
+    for (const plan of plans) if (!opts.skip?.includes(plan.info.name)) await zip.stream(plan.entry, () => {})
+    return plans.map((p) => p.info)
+  })
+}
+
+/**
  * Write arrays as an .npz numpy reads with np.load (keys become `<key>.npy` members). Atomic: a reader sees
  * the old file or the new one. Deflated by default (like np.savez_compressed).
  */
