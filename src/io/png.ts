@@ -14,6 +14,8 @@ export interface GreyImage {
   H: number
   /** columns */
   W: number
+  /** optional validity per pixel (0 = no data): such pixels are black and left out of the percentiles */
+  mask?: ArrayLike<number>
 }
 
 export interface PercentileScaling {
@@ -41,8 +43,15 @@ export function toGreyLevels(img: GreyImage, scaling: PercentileScaling = {}): {
   const pLow = scaling.pLow ?? 1
   const pHigh = scaling.pHigh ?? 99
   if (!(pLow >= 0 && pHigh <= 100 && pLow < pHigh)) throw new RangeError(`percentiles must satisfy 0 ≤ pLow < pHigh ≤ 100, got ${pLow}, ${pHigh}`)
-  let low = percentile(img.data, pLow)
-  let high = percentile(img.data, pHigh)
+  let values: ArrayLike<number> = img.data
+  if (img.mask) {
+    if (img.mask.length !== img.data.length) throw new RangeError(`mask has ${img.mask.length} values, image ${img.data.length}`)
+    const kept: number[] = []
+    for (let i = 0; i < img.data.length; i++) if (img.mask[i] !== 0) kept.push(img.data[i])
+    values = kept
+  }
+  let low = percentile(values, pLow)
+  let high = percentile(values, pHigh)
   if (!Number.isFinite(low) || !Number.isFinite(high)) {
     low = 0
     high = 1
@@ -51,7 +60,7 @@ export function toGreyLevels(img: GreyImage, scaling: PercentileScaling = {}): {
   const levels = new Uint8Array(img.H * img.W)
   for (let i = 0; i < levels.length; i++) {
     const v = img.data[i]
-    if (!Number.isFinite(v)) continue
+    if (!Number.isFinite(v) || (img.mask && img.mask[i] === 0)) continue
     const u = span > 0 ? (v - low) / span : 0.5
     levels[i] = Math.round(255 * Math.min(1, Math.max(0, u)))
   }

@@ -263,14 +263,16 @@ export async function writeReconstruction(
       origin_xy: [stitched.originX, stitched.originY],
     }),
   })
-  await writeGreyPng(amplitudePng, {data: amp, H, W})
-  await writeGreyPng(phasePng, {data: ph, H, W})
+  // pixels no patch reached are black and do not stretch the grey scale
+  const mask = stitched.coverage.map((c) => (c > 1e-6 ? 1 : 0))
+  await writeGreyPng(amplitudePng, {data: amp, H, W, mask})
+  await writeGreyPng(phasePng, {data: ph, H, W, mask})
   opts.onProgress?.(`stitched ${data.B} patches into a ${H}×${W} object: ${npzPath}`)
 
   const out: Omit<ReconstructionResult, 'backend'> = {npzPath, amplitudePng, phasePng, nGroups: data.B, height: H, width: W}
   if (!data.objectGuess) return out
 
-  const {metrics, reference, aligned} = evaluateAgainstGroundTruth(stitched, data.objectGuess, data, M)
+  const {metrics, reference, aligned, rowStart, colStart} = evaluateAgainstGroundTruth(stitched, data.objectGuess, data, M)
   const metricsPath = path.join(outDir, 'reconstruction_metrics.json')
   const file: ReconstructionMetricsFile = ReconstructionMetricsFileSchema.parse({
     schema_version: RECONSTRUCTION_METRICS_SCHEMA_VERSION,
@@ -287,8 +289,12 @@ export async function writeReconstruction(
   await writeJsonAtomic(metricsPath, file)
   const gtAmp = amplitudeOf(aligned.gt)
   const gtPh = removePlane(phaseOf(aligned.gt))
-  const recAmp = amplitudeOf(aligned.recon)
-  const recPh = removePlane(phaseOf(aligned.recon))
+  const recMask = new Float32Array(aligned.recon.H * aligned.recon.W)
+  for (let r = 0; r < aligned.recon.H; r++) {
+    for (let c = 0; c < aligned.recon.W; c++) recMask[r * aligned.recon.W + c] = mask[(r + rowStart) * W + c + colStart]
+  }
+  const recAmp = {...amplitudeOf(aligned.recon), mask: recMask}
+  const recPh = {...removePlane(phaseOf(aligned.recon)), mask: recMask}
   await writeGreyPng(path.join(outDir, 'ground_truth_amplitude.png'), gtAmp)
   await writeGreyPng(path.join(outDir, 'ground_truth_phase.png'), gtPh)
   await writeGreyPngRow(path.join(outDir, 'comparison_amplitude.png'), [gtAmp, recAmp])
@@ -308,7 +314,14 @@ export function evaluateAgainstGroundTruth(
   objectGuess: ComplexImage,
   data: Pick<GroupedData, 'coordsOffsets' | 'B'>,
   M: number,
-): {metrics: ReconstructionMetrics; reference?: ReconstructionMetrics; aligned: {recon: ComplexImage; gt: ComplexImage}} {
+): {
+  metrics: ReconstructionMetrics
+  reference?: ReconstructionMetrics
+  aligned: {recon: ComplexImage; gt: ComplexImage}
+  /** where the compared region starts on the stitched canvas */
+  rowStart: number
+  colStart: number
+} {
   const xs = new Float64Array(data.B)
   const ys = new Float64Array(data.B)
   for (let b = 0; b < data.B; b++) {
@@ -324,7 +337,7 @@ export function evaluateAgainstGroundTruth(
   } catch {
     reference = undefined // too small to score after the reference crop
   }
-  return {metrics, reference, aligned}
+  return {metrics, reference, aligned: {recon: aligned.recon, gt: aligned.gt}, rowStart: aligned.rowStart, colStart: aligned.colStart}
 }
 
 /** a deep copy with every non-finite number replaced by null (JSON cannot hold NaN or Infinity) */

@@ -55,6 +55,9 @@ out({'mode': im.mode, 'size': list(im.size), 'px': np.asarray(im).ravel().astype
   it('non-finite values become black and a constant image is mid grey; side-by-side rows have the summed width', async () => {
     const levels = toGreyLevels({data: [Number.NaN, 1, 1, 1], H: 2, W: 2}).levels
     expect(Array.from(levels)).toEqual([0, 128, 128, 128])
+    // masked pixels are black and do not stretch the scale: 0..1 maps to 0..255 despite the masked -100
+    const masked = toGreyLevels({data: [-100, 0, 0.5, 1], H: 2, W: 2, mask: [0, 1, 1, 1]}, {pLow: 0, pHigh: 100}).levels
+    expect(Array.from(masked)).toEqual([0, 0, 128, 255])
     const dir = mkdtempSync(path.join(os.tmpdir(), 'study-png-'))
     const file = path.join(dir, 'row.png')
     await writeGreyPngRow(file, [{data, H, W}, {data: data.subarray(0, 20 * W), H: 20, W}], {}, 4)
