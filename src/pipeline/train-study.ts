@@ -127,7 +127,7 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
       dryRun,
       backend: plan.backend,
       runnerName: plan.runner,
-      runnerOptions: input.runnerOptions ?? {},
+      runnerOptions: withCommandCwd(input.runnerOptions ?? {}, input.cwd),
       runnerSignature: plan.runnerSignature,
       overrides: plan.overrides,
       timeoutS: input.timeoutS,
@@ -212,6 +212,11 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
   }
   const written = await writeTrainingManifest(artifactRoot, manifest)
   return {...written, plan, outcomes, failed: count('failed')}
+}
+
+/** relative program paths in a command template resolve against the folder study was started in */
+function withCommandCwd(options: RunnerOptions, cwd: string): RunnerOptions {
+  return options.command ? {...options, command: {cwd, ...options.command}} : options
 }
 
 function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudyInput): void {

@@ -34,6 +34,8 @@ export interface CommandRunnerOptions {
   timeoutS?: number
   /** extra environment variables */
   env?: Record<string, string>
+  /** working directory of the command (`study train` passes the folder it was started in); default: the job's artifact folder */
+  cwd?: string
 }
 
 export const PARAMS_FILE = 'params.json'
@@ -179,7 +181,7 @@ function runProcess(file: string, args: string[], ctx: RunnerContext, options: C
       log.end(() => resolve(exit))
     }
     const child = spawn(file, args, {
-      cwd: ctx.job.artifactDir,
+      cwd: options.cwd ?? ctx.job.artifactDir,
       env: {...process.env, ...options.env},
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',

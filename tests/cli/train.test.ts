@@ -1,0 +1,181 @@
+/**
+ * `study train` as a real process (bin/run.js over dist/; `npm test` builds first).
+ */
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {describe, expect, it} from 'vitest'
+
+import {EXIT} from '../../src/errors.js'
+import {makeStudyTree, tempDir} from '../pipeline/fixtures.js'
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const bin = path.join(repo, 'bin', 'run.js')
+
+function study(args: string[], opts: {cwd: string; env?: Record<string, string>}) {
+  const r = spawnSync(process.execPath, [bin, 'train', ...args], {
+    cwd: opts.cwd,
+    env: {...process.env, ...opts.env},
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  return {code: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+const roots = ['--phase-c-root', 'phase_c', '--phase-d-root', 'phase_d', '--artifact-root', 'artifacts']
+const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'))
+
+describe('study train (CLI)', () => {
+  const tree = makeStudyTree(tempDir('study-cli-'))
+
+  it('--dry-run over the 9-job matrix: exit 0, manifest written, --json summary on stdout', () => {
+    const r = study([...roots, '--dry-run', '--json'], {cwd: tree.base})
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.dry_run).toBe(true)
+    expect(summary.jobs).toHaveLength(9)
+    expect(summary.jobs.every((j: {status: string}) => j.status === 'dry-run')).toBe(true)
+    expect(summary.manifest_path).toBe(path.join(tree.artifacts, 'training_manifest.json'))
+    const manifest = readJson(summary.manifest_path)
+    expect(manifest.command_line).toEqual(['study', 'train', ...roots, '--dry-run', '--json'])
+    expect(manifest.artifact_root).toBe('artifacts')
+    expect(readFileSync(path.join(tree.artifacts, 'dose_1000/dense/gs2/train.log'), 'utf8')).toMatch(/^DRY RUN: dense dose=1000 gridsize=2\n/)
+  })
+
+  it('filters: 9 / 3 / 3 / 6 jobs and repeatable combinations', () => {
+    const cases: [string[], number][] = [
+      [[], 9],
+      [['--dose', '1000'], 3],
+      [['--dose', '1e3'], 3],
+      [['--view', 'baseline'], 3],
+      [['--gridsize', '2'], 6],
+      [['--dose', '1000', '--dose', '100000', '--view', 'dense'], 2],
+    ]
+    for (const [filters, n] of cases) {
+      const r = study([...roots, '--dry-run', '--json', ...filters], {cwd: tree.base})
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).jobs, filters.join(' ')).toHaveLength(n)
+    }
+  })
+
+  it('no match: exit 5, the message names the filters and what exists, no manifest', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const r = study([...roots, '--dry-run', '--view', 'dense', '--gridsize', '1'], {cwd: t.base})
+    expect(r.code).toBe(EXIT.noMatch)
+    expect(r.stderr).toContain('No jobs match the specified filters: --view dense --gridsize 1')
+    expect(r.stderr).toContain('--view baseline, dense, sparse')
+    expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
+  })
+
+  it('usage and contract errors: missing roots exit 2, a bad training option exit 4 naming the field', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const missing = study(['--dry-run'], {cwd: t.base})
+    expect(missing.code).toBe(EXIT.usage)
+    expect(missing.stderr).toMatch(/missing --phase-c-root, --phase-d-root, --artifact-root/)
+    const bad = study([...roots, '--dry-run', '--batch-size', '12'], {cwd: t.base})
+    expect(bad.code).toBe(EXIT.contract)
+    expect(bad.stderr).toMatch(/batch_size must be a positive power of 2/)
+    const unknownRunner = study([...roots, '--runner', 'nope'], {cwd: t.base})
+    expect(unknownRunner.code).toBe(2)
+  })
+
+  it('stub runner, one job failing: exit 1, the others run, manifest records the error, bundle lines on stdout', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const r = study([...roots, '--runner', 'stub', '--nepochs', '3'], {cwd: t.base, env: {STUDY_STUB_FAIL: 'sparse@10000'}})
+    expect(r.code, r.stderr).toBe(EXIT.failed)
+    expect(r.stderr).toMatch(/1 of 9 jobs failed: dose_10000\/sparse\/gs2 \(stub failure requested/)
+    const manifest = readJson(path.join(t.artifacts, 'training_manifest.json'))
+    expect(manifest.summary).toMatchObject({selected: 9, succeeded: 8, failed: 1})
+    expect(manifest.jobs.find((j: {status: string}) => j.status === 'failed')).toMatchObject({view: 'sparse', dose: 10000})
+    expect(r.stdout.match(/→ Bundle \[/g)).toHaveLength(8)
+    expect(r.stdout).toContain('    → Bundle [baseline/dose=1e+03]: wts.h5.zip')
+    for (const j of manifest.jobs.filter((x: {status: string}) => x.status === 'success')) {
+      expect(r.stdout).toContain(`    → SHA256 [${j.view}/dose=${j.dose === 1000 ? '1e+03' : j.dose === 10000 ? '1e+04' : '1e+05'}]: ${j.result.bundle_sha256}`)
+    }
+    // the rerun trains only the failed job
+    const again = study([...roots, '--runner', 'stub', '--nepochs', '3', '--json'], {cwd: t.base})
+    expect(again.code, again.stderr).toBe(0)
+    const s = JSON.parse(again.stdout)
+    expect(s.summary).toMatchObject({succeeded: 1, complete: 8, failed: 0})
+  })
+
+  it('--jobs 2 gives the same manifest as a sequential run (apart from times)', () => {
+    const strip = (m: {jobs: Record<string, unknown>[]}) =>
+      m.jobs.map(({started_at: _s, finished_at: _f, duration_s: _d, ...rest}) => rest)
+    const seq = makeStudyTree(tempDir('study-cli-'))
+    const par = makeStudyTree(tempDir('study-cli-'))
+    const a = study([...roots, '--runner', 'stub', '--nepochs', '2', '--jobs', '1'], {cwd: seq.base, env: {STUDY_STUB_FAIL: 'dense@1000', STUDY_STUB_DELAY_MS: '50'}})
+    const b = study([...roots, '--runner', 'stub', '--nepochs', '2', '--jobs', '2'], {cwd: par.base, env: {STUDY_STUB_FAIL: 'dense@1000', STUDY_STUB_DELAY_MS: '50'}})
+    expect(a.code).toBe(1)
+    expect(b.code).toBe(1)
+    const ma = readJson(path.join(seq.artifacts, 'training_manifest.json'))
+    const mb = readJson(path.join(par.artifacts, 'training_manifest.json'))
+    expect(mb.parallel_jobs).toBe(2)
+    expect(strip(mb)).toEqual(strip(ma))
+    // stdout lines in the same (plan) order
+    const lines = (s: string) => s.split('\n').filter((l) => l.includes('→') || l.startsWith('✓') || l.startsWith('✗')).map((l) => l.replace(/\(\d+\.\d s\)/, ''))
+    expect(lines(b.stdout)).toEqual(lines(a.stdout))
+  })
+
+  it('command runner from the CLI: template with placeholders, legacy params beside each job', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const script = path.join(t.base, 'trainer.mjs')
+    writeFileSync(
+      script,
+      `import {readFileSync, writeFileSync} from 'node:fs'
+const [params, out] = process.argv.slice(2)
+const p = JSON.parse(readFileSync(params, 'utf8'))
+writeFileSync(out + '/wts.h5.zip', 'N=' + p.N + ' gridsize=' + p.gridsize + ' nphotons=' + p.nphotons)
+console.log('trained', p.gridsize)
+`,
+    )
+    const cmd = `${JSON.stringify(process.execPath)} trainer.mjs {params_json} {artifact_dir}`
+    const r = study([...roots, '--command', cmd, '--dose', '1000', '--json'], {cwd: t.base})
+    expect(r.code, r.stderr).toBe(0)
+    const s = JSON.parse(r.stdout)
+    expect(s.runner).toBe('command')
+    expect(s.jobs).toHaveLength(3)
+    expect(readFileSync(path.join(t.artifacts, 'dose_1000/dense/gs2/wts.h5.zip'), 'utf8')).toBe('N=64 gridsize=2 nphotons=1000')
+    expect(readJson(path.join(t.artifacts, 'dose_1000/baseline/gs1/params.json'))['object.big']).toBe(true)
+    expect(readFileSync(path.join(t.artifacts, 'dose_1000/dense/gs2/train.log'), 'utf8')).toMatch(/trained 2/)
+  })
+
+  it('paths with spaces and unicode, relative to the working directory', () => {
+    const base = tempDir('study-cli-')
+    const t = makeStudyTree(path.join(base, 'données d’essai'), {doses: [1000, 10000, 100000]})
+    const r = study(
+      ['--phase-c-root', 'données d’essai/phase_c', '--phase-d-root', './données d’essai/phase_d', '--artifact-root', 'résultats phase e', '--runner', 'stub', '--nepochs', '1', '--view', 'dense'],
+      {cwd: base},
+    )
+    expect(r.code, r.stderr).toBe(0)
+    const out = path.join(base, 'résultats phase e')
+    const manifest = readJson(path.join(out, 'training_manifest.json'))
+    expect(manifest.jobs).toHaveLength(3)
+    for (const j of manifest.jobs) {
+      expect(j.train_data_path).toBe(`../données d’essai/phase_d/dose_${j.dose}/dense/dense_train.npz`)
+      expect(existsSync(path.join(out, j.artifact_dir, 'wts.h5.zip'))).toBe(true)
+    }
+    expect(t.base).toContain('données')
+  })
+
+  it('a dry run never imports TensorFlow.js (or the tfjs runner)', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const hooks = path.join(t.base, 'hooks.mjs')
+    const register = path.join(t.base, 'register.mjs')
+    mkdirSync(t.base, {recursive: true})
+    writeFileSync(
+      hooks,
+      `export async function resolve(specifier, context, next) {
+  if (/@tensorflow|tfjs-runner/.test(specifier)) throw new Error('tfjs imported during a dry run: ' + specifier)
+  return next(specifier, context)
+}
+`,
+    )
+    writeFileSync(register, `import {register} from 'node:module'\nregister(${JSON.stringify(new URL(`file://${hooks}`).href)})\n`)
+    const r = study([...roots, '--dry-run', '--runner', 'tfjs'], {cwd: t.base, env: {NODE_OPTIONS: `--import ${register}`}})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/tfjs imported/)
+  })
+})
