@@ -56,7 +56,8 @@ const FACTORIES: Record<RunnerName, RunnerFactory> = {
       mod = (await import(TFJS_RUNNER_MODULE)) as TfjsModule
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('tfjs-runner')) {
+      // only when the runner module itself is absent (not when one of its own imports is missing)
+      if (code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*tfjs-runner\.js'/.test(String((error as Error).message))) {
         throw new RunnerUnavailableError(
           'tfjs runner not available in this build (src/runners/tfjs-runner.ts is missing); use --runner stub or --runner command',
           {cause: error},
