@@ -31,10 +31,15 @@ export class Fft2 {
     const n = this.n
     const {fft, rowIn, rowOut, transposed} = this
     const two = 2 * n
+    const direct = input instanceof Float64Array
     for (let r = 0; r < n; r++) {
       const base = r * two
-      for (let i = 0; i < two; i++) rowIn[i] = input[base + i]
-      fft.transform(rowOut, rowIn)
+      if (direct) {
+        fft.transform(rowOut, input.subarray(base, base + two))
+      } else {
+        for (let i = 0; i < two; i++) rowIn[i] = input[base + i]
+        fft.transform(rowOut, rowIn)
+      }
       for (let c = 0, t = 2 * r; c < n; c++, t += two) {
         transposed[t] = rowOut[2 * c]
         transposed[t + 1] = rowOut[2 * c + 1]

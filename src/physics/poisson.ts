@@ -46,19 +46,19 @@ function sampleInversion(rng: Rng, lambda: number): number {
 
 function samplePtrs(rng: Rng, lambda: number): number {
   const slam = Math.sqrt(lambda)
-  const loglam = Math.log(lambda)
   const b = 0.931 + 2.53 * slam
   const a = -0.059 + 0.02483 * b
-  const invAlpha = 1.1239 + 1.1328 / (b - 3.4)
   const vr = 0.9277 - 3.6224 / (b - 2)
   for (;;) {
     const u = rng.next() - 0.5
     const v = rng.next()
     const us = 0.5 - Math.abs(u)
     const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43)
+    // quick acceptance (most draws): no logarithms needed
     if (us >= 0.07 && v <= vr) return k
     if (k < 0 || (us < 0.013 && v > us)) continue
-    if (Math.log(v) + Math.log(invAlpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) {
+    const invAlpha = 1.1239 + 1.1328 / (b - 3.4)
+    if (Math.log((v * invAlpha) / (a / (us * us) + b)) <= -lambda + k * Math.log(lambda) - logFactorial(k)) {
       return k
     }
   }

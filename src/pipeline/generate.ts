@@ -68,6 +68,8 @@ export interface GenerateOptions {
   commandLine?: string[]
   toolVersion?: string
   onProgress?: (message: string) => void
+  /** the DATA-001 check of each split (injectable like the reference's validate_fn); default validateNpzFile */
+  validate?: typeof validateNpzFile
 }
 
 const fileEntry = z.object({path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size_bytes: z.number().int().nonnegative(), n_images: z.number().int().nonnegative()})
@@ -187,23 +189,6 @@ async function loadSource(opts: GenerateOptions): Promise<Source> {
 
 function transformation(tool: string, operation: string, parameters: Record<string, unknown>): Record<string, unknown> {
   return {tool, operation, parameters}
-}
-
-function findingText(f: unknown): string {
-  if (typeof f === 'string') return f
-  if (f && typeof f === 'object') {
-    const o = f as Record<string, unknown>
-    return String(o.message ?? JSON.stringify(o))
-  }
-  return String(f)
-}
-
-function isErrorFinding(f: unknown): boolean {
-  if (f && typeof f === 'object') {
-    const sev = (f as Record<string, unknown>).severity ?? (f as Record<string, unknown>).level
-    if (sev !== undefined) return sev === 'error'
-  }
-  return true
 }
 
 /** Run phase C for every requested dose. */
@@ -363,11 +348,12 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
       }
       const file = path.join(doseDir, `patched_${split}.npz`)
       await writeNpz(file, arrays, {compress})
-      const findings = (await validateNpzFile(file, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})) as unknown
-      const list = Array.isArray(findings) ? findings : ((findings as {findings?: unknown[]})?.findings ?? [])
-      const errors = list.filter(isErrorFinding).map(findingText)
-      if (errors.length > 0) throw new ContractError(file, undefined, `failed DATA-001 validation:\n  ${errors.join('\n  ')}`)
-      validation[split] = list.map(findingText)
+      const report = await (opts.validate ?? validateNpzFile)(file, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})
+      const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+      if (report.status !== 'ok' || errors.length > 0) {
+        throw new ContractError(file, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
+      }
+      validation[split] = report.findings.map((f) => `${f.level} ${f.check} ${f.field}: ${f.message}`)
       entries[split] = {file, n}
     }
     const files = {} as PhaseCDoseEntry['files']

@@ -206,10 +206,13 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
         const mask = subsampleImages(n, view.s_img, view.rng_seed_subsample)
         const filtered = filterDatasetByMask(input.data, mask)
         const coords = coordsFrom(filtered.xcoords ? toFloat64(filtered.xcoords) : [], filtered.ycoords ? toFloat64(filtered.ycoords) : [])
+        // never more groups than kept images: a seed drawn twice makes two identical groups, which Metric 3
+        // would count as perfect overlap (only small data sets hit this cap; the fly64 scale does not)
+        const nGroups = Math.min(view.n_groups, coords.x.length)
         const m = computeOverlapMetrics(coords, {
           gridsize: view.gridsize,
           sImg: view.s_img,
-          nGroups: view.n_groups,
+          nGroups,
           neighborCount: view.neighbor_count,
           probeDiameterPx: view.probe_diameter_px,
           rngSeedSubsample: view.rng_seed_subsample,
@@ -223,7 +226,8 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
         const v2 = {
           gridsize: view.gridsize,
           s_img: view.s_img,
-          n_groups: view.n_groups,
+          n_groups: nGroups,
+          n_groups_requested: view.n_groups,
           neighbor_count: view.neighbor_count,
           probe_diameter_px: view.probe_diameter_px,
           rng_seed_subsample: view.rng_seed_subsample,
