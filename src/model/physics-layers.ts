@@ -228,7 +228,8 @@ export function reassembleAndExtract(
     big = tf.pad(x2, [[0, 0], [0, 0], [p0, P - N - p0], [p0, P - N - p0]]) as tf.Tensor4D
   }
   const trimmed = tf.slice(big, [0, 0, p0, p0], [2, B, N, N])
-  const tiled = C === 1 ? tf.reshape(big, [2 * B, P, P]) : tf.reshape(tf.tile(tf.reshape(big, [2, B, 1, P, P]), [1, 1, C, 1, 1]), [2 * B * C, P, P])
+  // repeat the object for each channel (rank-3 tile: tfjs has no tile gradient above rank 4)
+  const tiled = C === 1 ? tf.reshape(big, [2 * B, P, P]) : tf.reshape(tf.tile(tf.reshape(big, [2 * B, 1, P * P]), [1, C, 1]), [2 * B * C, P, P])
   const patches = tf.matMul(tf.matMul(mats.extractY, tiled), mats.extractX, false, true) // (2BC, N, N)
   const [trimmedRe, trimmedIm] = tf.split(tf.reshape(trimmed, [2 * B, N, N]), 2, 0) as tf.Tensor3D[]
   const [patchRe, patchIm] = tf.split(patches, 2, 0) as tf.Tensor3D[]
