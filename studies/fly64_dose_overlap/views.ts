@@ -26,7 +26,8 @@ export const DEFAULT_PROBE_DIAMETER_PX = 38.4
 export function sImgFromOverlap(overlapViews: Record<string, number>): Record<string, number> {
   const fMax = Math.max(...Object.values(overlapViews))
   const out: Record<string, number> = {}
-  for (const [view, f] of Object.entries(overlapViews)) out[view] = ((1 - fMax) / (1 - f)) ** 2
+  // rounded to 12 decimals so that (0.3 / 0.8)^2 is exactly 0.140625, not 0.14062500000000003
+  for (const [view, f] of Object.entries(overlapViews)) out[view] = Math.round(((1 - fMax) / (1 - f)) ** 2 * 1e12) / 1e12
   return out
 }
 
