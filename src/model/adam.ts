@@ -20,8 +20,8 @@ export class Adam {
     this.beta1 = opts.beta1 ?? 0.9
     this.beta2 = opts.beta2 ?? 0.999
     this.epsilon = opts.epsilon ?? 1e-7
-    this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false))
-    this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false))
+    this.m = variables.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)))
+    this.v = variables.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)))
   }
 
   /** Apply one update; `grads[i]` is the gradient of `variables[i]` (missing ones are skipped). */

@@ -67,9 +67,9 @@ export class PtychoPinn {
         const lim = glorotLimit(def.shape)
         for (let i = 0; i < size; i++) data[i] = (2 * rng.next() - 1) * lim
       }
-      this.weights.set(def.name, tf.variable(tf.tensor(data, def.shape), true))
+      this.weights.set(def.name, tf.tidy(() => tf.variable(tf.tensor(data, def.shape), true)))
     }
-    this.logScale = tf.variable(tf.scalar(Math.log(spec.intensity_scale)), spec.intensity_scale_trainable)
+    this.logScale = tf.tidy(() => tf.variable(tf.scalar(Math.log(spec.intensity_scale)), spec.intensity_scale_trainable))
     let pr: Float32Array
     let pi: Float32Array
     if ('re' in probe && 'im' in probe && !(probe instanceof Float32Array)) {
@@ -85,8 +85,9 @@ export class PtychoPinn {
       pr = pr.map((v, i) => v * m[i])
       pi = pi.map((v, i) => v * m[i])
     }
-    this.probeRe = tf.variable(tf.tensor2d(pr, [N, N]), spec.probe_trainable)
-    this.probeIm = tf.variable(tf.tensor2d(pi, [N, N]), spec.probe_trainable)
+    // variables made inside tidy, so that their initial tensors are released
+    this.probeRe = tf.tidy(() => tf.variable(tf.tensor2d(pr, [N, N]), spec.probe_trainable))
+    this.probeIm = tf.tidy(() => tf.variable(tf.tensor2d(pi, [N, N]), spec.probe_trainable))
     this.dftBlock = tf.tensor2d(shiftedDftBlock(N), [2 * N, 2 * N])
     const cm = centerMask(N)
     this.borderMask = tf.tensor3d(cm.map((v) => 1 - v), [N, N, 1])
