@@ -134,13 +134,18 @@ export type ReconstructionMetricsFile = z.infer<typeof ReconstructionMetricsFile
 
 async function defaultDeps(): Promise<ReconstructDeps> {
   // loaded lazily: importing tfjs costs most of a second and only reconstruction needs it
-  const bundleModule = './bundle.js'
-  const predictModule = './predict.js'
-  const backendModule = './backend.js'
-  const {loadBundle} = (await import(bundleModule)) as {loadBundle: ReconstructDeps['loadBundle']}
-  const {predictObjectPatches} = (await import(predictModule)) as {predictObjectPatches: ReconstructDeps['predictObjectPatches']}
-  const {ensureBackend} = (await import(backendModule)) as {ensureBackend: NonNullable<ReconstructDeps['ensureBackend']>}
-  return {loadBundle, predictObjectPatches, ensureBackend}
+  const [bundleModule, predictModule, backendModule] = await Promise.all([
+    import('./bundle.js'),
+    import('./predict.js'),
+    import('./backend.js'),
+  ])
+  type RealBundle = Awaited<ReturnType<typeof bundleModule.loadBundle>>
+  return {
+    loadBundle: (file) => bundleModule.loadBundle(file),
+    predictObjectPatches: (bundle, X, coordsRelative, opts) =>
+      predictModule.predictObjectPatches(bundle as RealBundle, X, coordsRelative, opts),
+    ensureBackend: (requested) => backendModule.ensureBackend(requested),
+  }
 }
 
 /**
@@ -153,6 +158,8 @@ export async function reconstructFromBundle(
   opts: ReconstructOptions = {},
   deps?: ReconstructDeps,
 ): Promise<ReconstructionResult> {
+  const M = opts.M ?? 20
+  if (!Number.isInteger(M) || M < 2 || M % 2 !== 0) throw new UsageError(`stitch crop size must be an even integer ≥ 2, got ${M}`)
   await mustExist(bundlePath, 'model bundle')
   await mustExist(testNpz, 'test data NPZ')
   const d = deps ?? (await defaultDeps())
@@ -168,10 +175,7 @@ export async function reconstructFromBundle(
   try {
     const N = bundle.N
     const gridsize = bundle.gridsize
-    const M = opts.M ?? 20
-    if (!Number.isInteger(M) || M < 2 || M % 2 !== 0 || M > N) {
-      throw new UsageError(`stitch crop size must be an even integer between 2 and N=${N}, got ${M}`)
-    }
+    if (M > N) throw new UsageError(`stitch crop size ${M} exceeds the patch size N=${N} of the model`)
     const seed = opts.seed ?? 42
     // nphotons only sets intensityScale here; the bundle's own (trained) scale is what prediction uses
     const nphotons = (bundle.intensityScale * (N / 2)) ** 2

@@ -7,7 +7,11 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {complex64, float32, float64} from '../../src/io/ndarray.js'
+import {writeNpz} from '../../src/io/npz.js'
+import {createRng} from '../../src/util/random.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bin = path.join(root, 'bin/run.js')
@@ -36,26 +40,67 @@ describe.skipIf(!built)('study reconstruct (real process)', () => {
     expect(r.stderr).toMatch(/Missing required flag (test-data|output-dir)/)
   })
 
-  if (!bundleSupport) console.log('[skip] corrupt-bundle and end-to-end CLI checks: src/model/bundle.ts and predict.ts are not built')
+  if (!bundleSupport) console.log('[skip] corrupt-bundle and real-bundle CLI checks: dist/src/model/bundle.js and predict.js are not built')
   it.skipIf(!bundleSupport)('a corrupt bundle exits non-zero with a message naming the bundle file', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'study-cli-rec-'))
     writeFileSync(path.join(dir, 'corrupt.bundle'), 'this is not a bundle')
     writeFileSync(path.join(dir, 'test.npz'), 'x')
     const r = study(['reconstruct', '--bundle', 'corrupt.bundle', '--test-data', 'test.npz', '--output-dir', 'out', '--backend', 'cpu'], dir)
-    expect(r.status).not.toBe(0)
+    expect(r.status).toBe(4)
     expect(r.stderr).toMatch(/corrupt\.bundle/)
     expect(existsSync(path.join(dir, 'out', 'reconstruction.npz'))).toBe(false)
   })
 
-  const bundle = process.env.STUDY_TEST_BUNDLE
-  const npz = process.env.STUDY_TEST_NPZ
-  if (!bundle || !npz) console.log('[skip] end-to-end CLI reconstruction: set STUDY_TEST_BUNDLE and STUDY_TEST_NPZ to a trained bundle and its test split')
-  it.skipIf(!bundleSupport || !bundle || !npz)('reconstructs with a real trained bundle (STUDY_TEST_BUNDLE, STUDY_TEST_NPZ)', () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'study-cli-rec-'))
-    const r = study(['reconstruct', '--bundle', bundle!, '--test-data', npz!, '--output-dir', out, '--json'])
-    expect(r.status).toBe(0)
-    const res = JSON.parse(r.stdout) as {npz_path: string; metrics: {ssim: {phase: number}} | null}
-    expect(existsSync(res.npz_path)).toBe(true)
-    if (res.metrics) expect(JSON.parse(readFileSync(path.join(out, 'reconstruction_metrics.json'), 'utf8')).schema_version).toBe(1)
+  describe.skipIf(!bundleSupport)('with a real (untrained, seeded) tfjs bundle', () => {
+    let dir: string
+    beforeAll(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'study-cli-rec-'))
+      const N = 64
+      const n = 24
+      const rng = createRng(2)
+      const {ensureBackend} = await import('../../src/model/backend.js')
+      await ensureBackend('wasm')
+      const {modelSpecFrom} = await import('../../src/model/architecture.js')
+      const {PtychoPinn} = await import('../../src/model/ptychopinn.js')
+      const {saveBundle} = await import('../../src/model/bundle.js')
+      const spec = modelSpecFrom(
+        {N, gridsize: 1, n_filters_scale: 1, amp_activation: 'sigmoid', object_big: true, probe_big: true, probe_mask: false, pad_object: true, probe_scale: 4, gaussian_smoothing_sigma: 0},
+        {nphotons: 1e6, intensity_scale_trainable: true, probe_trainable: false},
+      )
+      const probe = new Float32Array(2 * N * N)
+      for (let r = 0; r < N; r++) for (let c = 0; c < N; c++) probe[2 * (r * N + c)] = Math.exp(-((r - N / 2) ** 2 + (c - N / 2) ** 2) / 200)
+      const model = new PtychoPinn(spec, probe, createRng(5))
+      await saveBundle(path.join(dir, 'model_bundle.zip'), model, {legacyParams: {N, gridsize: 1}, backend: 'wasm'})
+      model.dispose()
+      const H = 160
+      const obj = new Float32Array(2 * H * H).map((_, i) => (i % 2 === 0 ? 0.8 + 0.1 * Math.sin(i / 50) : 0.1))
+      await writeNpz(path.join(dir, 'test.npz'), {
+        diffraction: float32([n, N, N], new Float32Array(n * N * N).map(() => rng.next())),
+        xcoords: float64([n], Float64Array.from({length: n}, () => 50 + 60 * rng.next())),
+        ycoords: float64([n], Float64Array.from({length: n}, () => 50 + 60 * rng.next())),
+        probeGuess: complex64([N, N], probe),
+        objectGuess: complex64([H, H], obj),
+      })
+    })
+
+    it('reconstructs as a real process: exit 0, JSON result, NPZ, PNGs and metrics written', () => {
+      const r = study(['reconstruct', '--bundle', 'model_bundle.zip', '--test-data', 'test.npz', '--output-dir', 'out', '--backend', 'wasm', '--json'], dir)
+      expect(r.stderr).not.toMatch(/internal error/)
+      expect(r.status).toBe(0)
+      const res = JSON.parse(r.stdout) as {npz_path: string; backend: string; n_groups: number; metrics: {ssim: {phase: number}} | null}
+      expect(res.backend).toBe('wasm')
+      expect(res.n_groups).toBe(24)
+      expect(existsSync(res.npz_path)).toBe(true)
+      expect(res.metrics).not.toBeNull()
+      const files = readdirSync(path.join(dir, 'out'))
+      for (const f of ['reconstruction.npz', 'reconstruction_amplitude.png', 'reconstruction_phase.png', 'reconstruction_metrics.json']) expect(files).toContain(f)
+      expect(JSON.parse(readFileSync(path.join(dir, 'out', 'reconstruction_metrics.json'), 'utf8')).schema_version).toBe(1)
+    })
+
+    it('an odd --stitch-crop-size is a usage error (exit 2)', () => {
+      const r = study(['reconstruct', '--bundle', 'model_bundle.zip', '--test-data', 'test.npz', '--output-dir', 'out2', '--backend', 'wasm', '--stitch-crop-size', '21'], dir)
+      expect(r.status).toBe(2)
+      expect(r.stderr).toMatch(/stitch crop size must be an even integer/)
+    })
   })
 })
