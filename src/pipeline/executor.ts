@@ -10,8 +10,6 @@ import {existsSync} from 'node:fs'
 import {appendFile} from 'node:fs/promises'
 import {fileURLToPath} from 'node:url'
 
-import {DateTime} from 'luxon'
-
 import type {LegacyBridge} from '../config/legacy.js'
 import type {TrainingConfig} from '../config/schemas.js'
 import {StudyError} from '../errors.js'
@@ -56,8 +54,12 @@ export interface InProcessHooks {
   onProgress?: (entry: PlannedJob, event: ProgressEvent) => void
 }
 
+/**
+ * Now, in UTC ISO 8601 with milliseconds and 'Z' (e.g. 2026-11-22T08:25:30.358Z). Date#toISOString gives
+ * exactly this; luxon is not loaded here because importing it costs ~20 ms of the dry run's 350 ms budget.
+ */
 export function nowIso(): string {
-  return DateTime.utc().toISO() ?? new Date().toISOString()
+  return new Date().toISOString()
 }
 
 function errorText(error: unknown): string {
