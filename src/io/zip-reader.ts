@@ -97,7 +97,7 @@ export class ZipReader {
       if (bytesRead === 0) break
       done += bytesRead
     }
-    return done === length ? buf : buf.subarray(0, done)
+    return done === buf.length ? buf : buf.subarray(0, done)
   }
 
   private static async readDirectory(file: string, fh: FileHandle, size: number): Promise<ZipEntry[]> {
@@ -254,13 +254,18 @@ export class ZipReader {
     const start = await this.dataOffset(entry)
     let out: Uint8Array
     if (entry.method === 0) {
-      out = await ZipReader.readAt(this.fh, start, usize)
-      if (out.length !== usize) throw this.err(entry, `truncated: read ${out.length} of ${usize} bytes`)
+      // fresh, unzeroed memory (every byte is overwritten or we fail); read in chunks with one read ahead,
+      // computing the CRC of a chunk while the next one is read
+      out = new Uint8Array(Buffer.allocUnsafeSlow(Math.max(usize, 1)).buffer, 0, usize)
+      const crc = await this.readChunkedWithCrc(entry, start, out)
+      if (crc >>> 0 !== entry.crc32 >>> 0)
+        throw this.err(entry, `CRC-32 mismatch (stored ${hex(entry.crc32)}, data ${hex(crc)}): the file is corrupt`)
+      return out
     } else {
       // deflate cannot expand more than ~1032:1; a larger declared size is a lie (do not allocate for it)
       if (usize > entry.compressedSize * 1040 + 1024)
         throw this.err(entry, `declares ${usize} bytes from only ${entry.compressedSize} compressed bytes: impossible for deflate (corrupt or malicious)`)
-      const comp = await ZipReader.readAt(this.fh, start, entry.compressedSize)
+      const comp = await ZipReader.readAt(this.fh, start, entry.compressedSize, Buffer.allocUnsafeSlow(Math.max(entry.compressedSize, 1)))
       if (comp.length !== entry.compressedSize) throw this.err(entry, `truncated: read ${comp.length} of ${entry.compressedSize} compressed bytes`)
       let buf: Buffer
       try {
@@ -277,6 +282,31 @@ export class ZipReader {
     const crc = crc32(out)
     if (crc >>> 0 !== entry.crc32 >>> 0) throw this.err(entry, `CRC-32 mismatch (stored ${hex(entry.crc32)}, data ${hex(crc)}): the file is corrupt`)
     return out
+  }
+
+  private async readChunkedWithCrc(entry: ZipEntry, start: number, out: Uint8Array): Promise<number> {
+    const CHUNK = 4 << 20
+    const n = Math.ceil(out.length / CHUNK)
+    const readChunk = async (k: number): Promise<void> => {
+      const from = k * CHUNK
+      const len = Math.min(CHUNK, out.length - from)
+      const got = await ZipReader.readAt(this.fh, start + from, len, out.subarray(from, from + len))
+      if (got.length !== len) throw this.err(entry, `truncated: read ${from + got.length} of ${out.length} bytes`)
+    }
+    let crc = 0
+    let ahead: Promise<void> | undefined = n > 0 ? readChunk(0) : undefined
+    for (let k = 0; k < n; k++) {
+      const current = ahead!
+      ahead = k + 1 < n ? readChunk(k + 1) : undefined
+      try {
+        await current
+      } catch (error) {
+        await ahead?.catch(() => {})
+        throw error
+      }
+      crc = crc32(out.subarray(k * CHUNK, Math.min(out.length, (k + 1) * CHUNK)), crc)
+    }
+    return crc
   }
 
   /**
@@ -343,8 +373,13 @@ export class ZipReader {
         const copy = Buffer.from(got) // the inflater keeps a reference until it has consumed it
         if (!inflater.write(copy))
           await new Promise<void>((r) => {
-            inflater.once('drain', () => r())
-            inflater.once('close', () => r())
+            const done = () => {
+              inflater.off('drain', done)
+              inflater.off('close', done)
+              r()
+            }
+            inflater.on('drain', done)
+            inflater.on('close', done)
           })
       }
       if (!failure) inflater.end()

@@ -11,7 +11,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {ContractError, MissingInputError} from '../../src/errors.js'
 import type {NdArray} from '../../src/io/ndarray.js'
 import {npyHeaderBytes} from '../../src/io/npy.js'
-import {listNpz, metadataArray, readNpz, readNpzMetadata, scanNpzMember, writeNpz} from '../../src/io/npz.js'
+import {listNpz, metadataArray, readNpz, readNpzMetadata, scanNpzMember, verifyNpz, writeNpz} from '../../src/io/npz.js'
 import {writeZipAtomic} from '../../src/io/zip-writer.js'
 import {plain, tempDir} from './helpers.js'
 
@@ -170,6 +170,25 @@ describe('writeNpz / readNpz / listNpz', () => {
       expect(seen).toBe(big.length)
       expect(chunks).toBeGreaterThan(90)
       expect(sum).toBe(big.reduce((a, b) => a + b, 0))
+    }
+  })
+
+  it('members larger than one streaming chunk (not a multiple of it) scan and verify', async () => {
+    for (const compress of [false, true]) {
+      const file = path.join(dir, `big-${compress}.npz`)
+      const n = (4 << 20) / 8 + 12_345
+      const data = Float64Array.from({length: n}, (_, k) => k)
+      await writeNpz(file, {x: {dtype: '<f8', shape: [n], data}}, {compress})
+      let sum = 0
+      let count = 0
+      await scanNpzMember(file, 'x', ({data: d}) => {
+        for (let k = 0; k < d.length; k++) sum += (d as Float64Array)[k]!
+        count += d.length
+      })
+      expect(count).toBe(n)
+      expect(sum).toBe((n * (n - 1)) / 2)
+      expect((await verifyNpz(file)).map((m) => m.name)).toEqual(['x'])
+      expect((await readNpz(file)).x!.data).toEqual(data)
     }
   })
 
