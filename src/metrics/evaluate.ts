@@ -106,11 +106,16 @@ export function alignByCoordinates(
   const {min: minX, max: maxX} = extent(scanX)
   const half = M / 2
   // canvas rows whose object coordinate lies in the scanned region and inside the object
-  const lo = (v: number): number => Math.ceil(v - 1e-9)
-  const rStart = Math.max(0, lo(Math.max(minY - half, 0) - recon.originY))
-  const rEnd = Math.min(recon.H, Math.floor(Math.min(maxY + half, gt.H - 1) - recon.originY + 1e-9) + 1)
-  const cStart = Math.max(0, lo(Math.max(minX - half, 0) - recon.originX))
-  const cEnd = Math.min(recon.W, Math.floor(Math.min(maxX + half, gt.W - 1) - recon.originX + 1e-9) + 1)
+  // canvas index range [start, end) whose object coordinate o = origin + index satisfies
+  // lo <= o < hi (the scanned box [min − M/2, max + M/2)) and 0 <= o <= size − 1 (inside the object)
+  const range = (origin: number, lo: number, hi: number, size: number, canvas: number): [number, number] => {
+    const start = Math.max(0, Math.ceil(Math.max(lo, 0) - origin - 1e-9))
+    const lastInBox = Math.ceil(hi - origin - 1e-9) - 1
+    const lastInObject = Math.floor(size - 1 - origin + 1e-9)
+    return [start, Math.min(canvas, Math.min(lastInBox, lastInObject) + 1)]
+  }
+  const [rStart, rEnd] = range(recon.originY, minY - half, maxY + half, gt.H, recon.H)
+  const [cStart, cEnd] = range(recon.originX, minX - half, maxX + half, gt.W, recon.W)
   const h = rEnd - rStart
   const w = cEnd - cStart
   if (h < 1 || w < 1) throw new RangeError('the stitched reconstruction does not overlap the ground-truth object')

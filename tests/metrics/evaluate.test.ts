@@ -162,6 +162,15 @@ describe('alignment of the stitched canvas with the ground truth', () => {
     expect(off.mean).toBeGreaterThan(5 * e.mean)
   })
 
+  it('alignByCoordinates compares the scanned box [min − M/2, max + M/2) clipped to the object', () => {
+    const canvas = {re: new Float64Array(100 * 100), im: new Float64Array(100 * 100), H: 100, W: 100, originX: -5.5, originY: 0}
+    const small = texturedObject(80, 90, 9)
+    const a = alignByCoordinates(canvas, small, [10, 40], [30, 50], 20)
+    // rows: object [20, 60) -> canvas [20, 60); columns: object [0, 50) clipped at 0 -> canvas 6..55 (x = c − 5.5 ≥ 0)
+    expect([a.rowStart, a.recon.H]).toEqual([20, 40])
+    expect([a.colStart, a.recon.W]).toEqual([6, 50])
+  })
+
   it('alignForEvaluation follows the reference crop: GT rows [int(min_y) − M/2, int(max_y) + M/2), then common centre crop', () => {
     const a = alignForEvaluation(stitched, gt, xi, yi, M)
     const minY = Math.min(...yi)
