@@ -26,6 +26,11 @@ interface ExampleModule {
   generateExampleStudy(outRoot: string, opts?: {seed?: number; onProgress?: (m: string) => void}): Promise<{phaseCRoot: string; phaseDRoot: string}>
 }
 
+/** The run was interrupted (Ctrl-C / SIGTERM); the manifest records what finished. Exit 130 as shells expect. */
+export class InterruptedError extends StudyError {
+  override readonly exitCode = 130
+}
+
 export default class Train extends BaseCommand {
   static override summary = 'Phase E: train every job of the study (dose x view) and write a training manifest.'
 
@@ -98,7 +103,18 @@ the artifact root (a previous manifest is kept under manifests/).`
 
     const jobs = flags.jobs ?? (CORE_BOUND_RUNNERS.has(runner) ? os.availableParallelism() : 1)
 
-    const result = await trainStudy({
+    // Ctrl-C: stop the running job, start no more, still write the manifest; a second Ctrl-C quits at once
+    const controller = new AbortController()
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) process.exit(130)
+      info(`${signal}: stopping the running job(s) and writing the manifest (press Ctrl-C again to quit at once)`)
+      controller.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    let result: TrainStudyResult
+    try {
+      result = await trainStudy({
       study,
       phaseCRoot: phaseCRoot!,
       phaseDRoot: phaseDRoot!,
@@ -122,10 +138,18 @@ the artifact root (a previous manifest is kept under manifests/).`
       report: out,
       log: info,
       onProgress: progressRenderer(),
+      signal: controller.signal,
     })
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
 
     printSummary(result, out)
     if (flags.json) this.log(JSON.stringify(jsonSummary(result), null, 2))
+    if (result.interrupted > 0) {
+      throw new InterruptedError(`interrupted: ${result.interrupted} job(s) did not finish; rerun the same command to continue. Manifest: ${result.manifestPath}`)
+    }
     if (result.failed > 0) {
       const failed = result.manifest.jobs.filter((j) => j.status === 'failed').map((j) => `${j.key} (${j.error})`)
       throw new JobsFailedError(`${result.failed} of ${result.manifest.jobs.length} jobs failed: ${failed.join('; ')}. Manifest: ${result.manifestPath}`)
@@ -152,6 +176,7 @@ function printSummary(result: TrainStudyResult, out: (line: string) => void): vo
     s.complete ? `${s.complete} already complete` : '',
     s.dry_run ? `${s.dry_run} planned (dry run)` : '',
     s.failed ? `${s.failed} failed` : '',
+    s.interrupted ? `${s.interrupted} interrupted` : '',
     m.skipped_count ? `${m.skipped_count} view(s) skipped for missing data` : '',
   ].filter(Boolean)
   out(`${s.selected} job(s): ${parts.join(', ')}`)

@@ -22,7 +22,7 @@ import {sanitizeResultObject} from './results.js'
 import {runTrainingJob} from './run-job.js'
 import type {TrainingOverrides} from './run-job.js'
 
-export type JobStatus = 'success' | 'failed' | 'dry-run' | 'complete'
+export type JobStatus = 'success' | 'failed' | 'dry-run' | 'complete' | 'interrupted'
 
 export interface JobOutcome {
   key: string
@@ -52,6 +52,8 @@ export interface InProcessHooks {
   runner?: Runner
   bridge?: LegacyBridge
   onProgress?: (entry: PlannedJob, event: ProgressEvent) => void
+  /** aborting stops the running job (runners get the signal) and starts no more jobs */
+  signal?: AbortSignal
 }
 
 /**
@@ -103,8 +105,10 @@ export async function executeJob(
   let config: TrainingConfig | undefined
   try {
     if (!runner) throw new StudyError(`runner '${settings.runnerName}' was not loaded`)
+    if (hooks.signal?.aborted) return done('interrupted', {}, 'interrupted before the job started')
     await clearJobRecord(job.artifactDir)
     const controller = new AbortController()
+    hooks.signal?.addEventListener('abort', () => controller.abort(), {once: true})
     const run = runTrainingJob(job, {
       runner,
       backend: settings.backend,
@@ -131,6 +135,10 @@ export async function executeJob(
         ]).finally(() => clearTimeout(timer))
       : run)
     const clean = sanitizeResultObject(result, job.artifactDir)
+    if (hooks.signal?.aborted && result.status !== 'success') {
+      await appendFile(job.logPath, 'Job interrupted\n').catch(() => {})
+      return done('interrupted', clean, 'interrupted')
+    }
     if (result.status !== 'success') {
       const error = typeof result.error === 'string' && result.error ? result.error : `runner reported status '${String(result.status)}'`
       await appendFile(job.logPath, `Job failed: ${error}\n`).catch(() => {})
@@ -157,6 +165,10 @@ export async function executeJob(
     return outcome
   } catch (error) {
     const message = errorText(error)
+    if (hooks.signal?.aborted) {
+      await appendFile(job.logPath, `Job interrupted: ${message}\n`).catch(() => {})
+      return done('interrupted', {status: 'interrupted', error: message}, 'interrupted')
+    }
     await appendFile(job.logPath, `Job failed: ${message}\n`).catch(() => {})
     return done('failed', {status: 'failed', error: message}, message)
   }
@@ -214,7 +226,7 @@ export async function executePlan(entries: PlannedJob[], options: ExecutePlanOpt
 
   const runner = needsRunner ? options.hooks?.runner ?? (await loadRunner(settings.runnerName, settings.runnerOptions)) : undefined
   for (let i = 0; i < entries.length; i++) {
-    if (!settings.dryRun && entries[i].status === 'would-run') options.onStart?.(entries[i])
+    if (!settings.dryRun && entries[i].status === 'would-run' && !options.hooks?.signal?.aborted) options.onStart?.(entries[i])
     sink.put(i, await executeJob(entries[i], settings, runner, options.hooks))
   }
   return sink.all()
@@ -256,11 +268,17 @@ async function executeInWorkers(
 
   const runSlot = async (): Promise<void> => {
     let child: ChildProcess | undefined
+    const killChild = () => child?.kill('SIGTERM')
+    options.hooks?.signal?.addEventListener('abort', killChild)
     try {
       for (;;) {
         const index = queue.shift()
         if (index === undefined) return
         const entry = entries[index]
+        if (options.hooks?.signal?.aborted) {
+          sink.put(index, await executeJob(entry, options.settings, undefined, options.hooks))
+          continue
+        }
         if (!child || child.exitCode !== null || child.signalCode !== null) {
           child = fork(workerPath, [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: []})
         }
@@ -279,13 +297,14 @@ async function executeInWorkers(
           }
           const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
             cleanup()
-            const error = `worker process ended (${signal ?? `exit code ${code}`}) while running the job`
+            const interrupted = Boolean(options.hooks?.signal?.aborted)
+            const error = interrupted ? 'interrupted' : `worker process ended (${signal ?? `exit code ${code}`}) while running the job`
             if (entry.job) void appendFile(entry.job.logPath, `Job failed: ${error}\n`).catch(() => {})
             resolve({
               outcome: {
                 key: entry.key,
-                status: 'failed',
-                result: {status: 'failed', error},
+                status: interrupted ? 'interrupted' : 'failed',
+                result: {status: interrupted ? 'interrupted' : 'failed', error},
                 error,
                 started_at: startedAt,
                 finished_at: nowIso(),
@@ -310,9 +329,8 @@ async function executeInWorkers(
         }
       }
     } finally {
-      if (child && child.exitCode === null) {
-        child.disconnect()
-      }
+      options.hooks?.signal?.removeEventListener('abort', killChild)
+      if (child?.connected) child.disconnect()
     }
   }
   await Promise.all(Array.from({length: slots}, () => runSlot()))

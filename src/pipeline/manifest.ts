@@ -53,7 +53,7 @@ export const ManifestJobSchema = z.object({
   artifact_dir: RelativePath,
   backend: z.string(),
   seed: z.number().int().nonnegative(),
-  status: z.enum(['success', 'failed', 'dry-run', 'complete']),
+  status: z.enum(['success', 'failed', 'dry-run', 'complete', 'interrupted']),
   error: z.string().nullable(),
   started_at: IsoTimestamp,
   finished_at: IsoTimestamp,
@@ -110,6 +110,7 @@ export const TrainingManifestSchema = z.object({
     failed: z.number().int().nonnegative(),
     complete: z.number().int().nonnegative(),
     dry_run: z.number().int().nonnegative(),
+    interrupted: z.number().int().nonnegative(),
   }),
   previous_manifest: RelativePath.nullable(),
 })

@@ -51,12 +51,15 @@ export interface TrainStudyInput {
   /** informational lines for stderr (skips, warnings, job starts) */
   log?: (line: string) => void
   onProgress?: (entry: PlannedJob, event: ProgressEvent) => void
+  /** abort (e.g. on Ctrl-C): the running job is stopped, no more start, the manifest is still written */
+  signal?: AbortSignal
 }
 
 export interface TrainStudyResult extends WrittenManifest {
   plan: TrainingPlan
   outcomes: JobOutcome[]
   failed: number
+  interrupted: number
 }
 
 /** The user's overrides must make a valid config on their own: checked once, before any job. */
@@ -133,7 +136,7 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
       timeoutS: input.timeoutS,
     },
     jobs: input.jobs,
-    hooks: {runner: input.runnerInstance, bridge: input.bridge, onProgress: input.onProgress},
+    hooks: {runner: input.runnerInstance, bridge: input.bridge, onProgress: input.onProgress, signal: input.signal},
     onStart: (entry) => input.log?.(`→ Training ${entry.view} (dose=${formatDoseE(entry.dose)}, gridsize=${entry.gridsize})`),
     onOutcome: (entry, outcome) => reportOutcome(entry, outcome, input),
   })
@@ -208,10 +211,11 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
       failed: count('failed'),
       complete: count('complete'),
       dry_run: count('dry-run'),
+      interrupted: count('interrupted'),
     },
   }
   const written = await writeTrainingManifest(artifactRoot, manifest)
-  return {...written, plan, outcomes, failed: count('failed')}
+  return {...written, plan, outcomes, failed: count('failed'), interrupted: count('interrupted')}
 }
 
 /** relative program paths in a command template resolve against the folder study was started in */
@@ -225,6 +229,10 @@ function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudy
   if (!report) return
   if (outcome.status === 'dry-run') {
     report(`[dry run] ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: would run`)
+    return
+  }
+  if (outcome.status === 'interrupted') {
+    report(`✗ ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: interrupted`)
     return
   }
   if (outcome.status === 'failed') {

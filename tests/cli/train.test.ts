@@ -1,7 +1,7 @@
 /**
  * `study train` as a real process (bin/run.js over dist/; `npm test` builds first).
  */
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -177,5 +177,40 @@ console.log('trained', p.gridsize)
     const r = study([...roots, '--dry-run', '--runner', 'tfjs'], {cwd: t.base, env: {NODE_OPTIONS: `--import ${register}`}})
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).not.toMatch(/tfjs imported/)
+  })
+
+  it('Ctrl-C: the running jobs stop, the manifest records finished and interrupted jobs, exit 130; a rerun continues', async () => {
+    for (const jobs of ['1', '2']) {
+      const t = makeStudyTree(tempDir('study-cli-'))
+      const child = spawn(process.execPath, [bin, 'train', ...roots, '--runner', 'stub', '--nepochs', '1', '--jobs', jobs], {
+        cwd: t.base,
+        env: {...process.env, STUDY_STUB_DELAY_MS: '400'},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      child.stderr.on('data', (d) => (stderr += d))
+      // interrupt once the first job has finished
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (existsSync(path.join(t.artifacts, 'dose_1000/baseline/gs1/job_record.json'))) {
+            clearInterval(timer)
+            child.kill('SIGINT')
+            resolve()
+          }
+        }, 50)
+      })
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      expect(code, stderr).toBe(130)
+      expect(stderr).toMatch(/SIGINT: stopping the running job/)
+      const m = readJson(path.join(t.artifacts, 'training_manifest.json'))
+      expect(m.summary.succeeded).toBeGreaterThanOrEqual(1)
+      expect(m.summary.interrupted).toBeGreaterThanOrEqual(1)
+      expect(m.summary.succeeded + m.summary.interrupted).toBe(9)
+      const again = study([...roots, '--runner', 'stub', '--nepochs', '1', '--json'], {cwd: t.base})
+      expect(again.code, again.stderr).toBe(0)
+      const s = JSON.parse(again.stdout).summary
+      expect(s.complete).toBe(m.summary.succeeded)
+      expect(s.succeeded).toBe(m.summary.interrupted)
+    }
   })
 })
