@@ -9,9 +9,10 @@
  * ru_maxrss delta of a python child). Also: writeNpz vs np.savez / np.savez_compressed, and `study validate`'s
  * streamed check of the same files.
  */
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
+import {createInterface} from 'node:readline'
 import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
@@ -49,18 +50,35 @@ np.savez(d + '/stored.npz', diffraction=diff, **extra)
 np.savez_compressed(d + '/deflated.npz', diffraction=diff, **extra)
 `
 
-const NUMPY_TIME = `
+// a persistent numpy worker, so that our runs and numpy's alternate and see the same machine load
+const NUMPY_WORKER = `
 import numpy as np, sys, time, json
-f = sys.argv[1]; reps = int(sys.argv[2])
-ts = []
-for _ in range(reps):
+for line in sys.stdin:
+    f = line.strip()
     t = time.perf_counter()
     with np.load(f) as z:
         a = z['diffraction']
-    ts.append(time.perf_counter() - t)
+    dt = time.perf_counter() - t
     del a
-print(json.dumps(ts))
+    print(json.dumps(dt), flush=True)
 `
+
+function numpyWorker(): {time: (file: string) => Promise<number>; close: () => void} {
+  const child = spawn('python3', ['-c', NUMPY_WORKER], {stdio: ['pipe', 'pipe', 'inherit']})
+  const lines = createInterface({input: child.stdout!})
+  const waiting: Array<(v: number) => void> = []
+  lines.on('line', (l) => waiting.shift()?.(Number(JSON.parse(l))))
+  return {
+    time: (file) =>
+      new Promise<number>((resolve) => {
+        waiting.push(resolve)
+        child.stdin!.write(`${file}\n`)
+      }),
+    close: () => {
+      child.stdin!.end()
+    },
+  }
+}
 
 // Peak RSS from /proc/self/status VmHWM (per process image; getrusage's ru_maxrss inherits the parent's peak
 // across fork+exec, which hides the delta when the parent is large).
@@ -118,21 +136,27 @@ export async function run(): Promise<void> {
   try {
     if (py(MAKE, dir) === undefined) throw new Error('numpy could not write the benchmark files')
     const rows: string[] = []
+    const worker = numpyWorker()
     for (const kind of ['stored', 'deflated']) {
       const file = path.join(dir, `${kind}.npz`)
       const fileMB = statSync(file).size / 1e6
-      const times: number[] = []
-      let bytes = 0
-      for (let k = 0; k < REPEATS; k++) {
+      const ourRead = async () => {
         const t = performance.now()
         await listNpz(file)
         const a = await readNpz(file, {members: ['diffraction']})
-        times.push((performance.now() - t) / 1000)
-        bytes = (a.diffraction!.data as Float32Array).byteLength
+        return {s: (performance.now() - t) / 1000, bytes: (a.diffraction!.data as Float32Array).byteLength}
+      }
+      // one warm-up each, then REPEATS alternating runs
+      const {bytes} = await ourRead()
+      await worker.time(file)
+      const times: number[] = []
+      const npTimes: number[] = []
+      for (let k = 0; k < REPEATS; k++) {
+        times.push((await ourRead()).s)
+        npTimes.push(await worker.time(file))
       }
       const ours = median(times)
-      const npTimes = JSON.parse(py(NUMPY_TIME, file, String(REPEATS)) ?? '[]') as number[]
-      const np = npTimes.length ? median(npTimes) : Number.NaN
+      const np = median(npTimes)
       const oursRss = oursRssDelta(file)
       const npRss = JSON.parse(py(NUMPY_RSS, file) ?? '{}') as {delta_kb?: number}
       const mb = bytes / 1e6
@@ -143,7 +167,8 @@ export async function run(): Promise<void> {
           `ours/numpy throughput ${(np / ours).toFixed(2)}x`,
       )
     }
-    console.log(`NPZ read: listNpz + readNpz('diffraction') vs np.load(f)['diffraction'], median of ${REPEATS}`)
+    worker.close()
+    console.log(`NPZ read: listNpz + readNpz('diffraction') vs np.load(f)['diffraction'], median of ${REPEATS} alternating runs`)
     for (const r of rows) console.log(`  ${r}`)
 
     // writing: ours vs numpy on the same arrays

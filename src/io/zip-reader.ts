@@ -34,6 +34,7 @@ const SIG_CENTRAL = 0x02014b50
 const SIG_LOCAL = 0x04034b50
 /** A central directory larger than this is not an .npz we should trust. */
 const MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
+export const DEFAULT_INFLATE_IN_MEMORY_LIMIT = 1 << 20
 /** Largest member we can hold in one buffer. */
 export const MAX_MEMBER_BYTES = Math.min(bufferConstants.MAX_LENGTH, 2 ** 53)
 
@@ -55,6 +56,12 @@ export function checkMemberName(name: string): string | undefined {
 }
 
 export class ZipReader {
+  /**
+   * Deflated members up to this many uncompressed bytes are inflated in one native call from their whole
+   * compressed bytes (fastest; memory compressed + output); larger ones are streamed (memory output + ~1 MiB).
+   */
+  inflateInMemoryLimit = DEFAULT_INFLATE_IN_MEMORY_LIMIT
+
   private constructor(
     readonly file: string,
     private readonly fh: FileHandle,
@@ -265,6 +272,7 @@ export class ZipReader {
       // deflate cannot expand more than ~1032:1; a larger declared size is a lie (do not allocate for it)
       if (usize > entry.compressedSize * 1040 + 1024)
         throw this.err(entry, `declares ${usize} bytes from only ${entry.compressedSize} compressed bytes: impossible for deflate (corrupt or malicious)`)
+      if (usize > this.inflateInMemoryLimit) return this.inflateStreaming(entry, start)
       const comp = await ZipReader.readAt(this.fh, start, entry.compressedSize, Buffer.allocUnsafeSlow(Math.max(entry.compressedSize, 1)))
       if (comp.length !== entry.compressedSize) throw this.err(entry, `truncated: read ${comp.length} of ${entry.compressedSize} compressed bytes`)
       let buf: Buffer
@@ -281,6 +289,72 @@ export class ZipReader {
     }
     const crc = crc32(out)
     if (crc >>> 0 !== entry.crc32 >>> 0) throw this.err(entry, `CRC-32 mismatch (stored ${hex(entry.crc32)}, data ${hex(crc)}): the file is corrupt`)
+    return out
+  }
+
+  /**
+   * Inflate a large member from 1 MiB reads (two buffers, reused) into zlib's own output buffer, sized to the
+   * declared size plus one byte: the output lands in one contiguous buffer that becomes the result (no copy),
+   * and one byte more than declared is a zip bomb. Memory: the member + 2 MiB.
+   */
+  private async inflateStreaming(entry: ZipEntry, start: number): Promise<Uint8Array> {
+    const usize = entry.uncompressedSize
+    const inflater = createInflateRaw({chunkSize: usize + 1})
+    const parts: Buffer[] = []
+    let total = 0
+    let crc = 0
+    let failure: Error | undefined
+    const fail = (error: Error) => {
+      if (!failure) failure = error
+      inflater.destroy()
+    }
+    const ended = new Promise<void>((resolve) => {
+      inflater.on('data', (chunk: Buffer) => {
+        total += chunk.length
+        if (total > usize) return fail(this.err(entry, `inflates to more than its declared ${usize} bytes (zip bomb or corrupt)`))
+        if (chunk.length > 0) crc = crc32(chunk, crc)
+        parts.push(chunk)
+      })
+      inflater.on('error', (error) => fail(this.err(entry, `corrupt deflate data (${error.message})`, error)))
+      inflater.on('close', () => resolve())
+      inflater.on('end', () => resolve())
+    })
+    const IN = 1 << 20
+    const bufs = [Buffer.allocUnsafeSlow(Math.min(IN, entry.compressedSize) || 1), Buffer.allocUnsafeSlow(Math.min(IN, entry.compressedSize) || 1)]
+    const inUse: Array<Promise<void> | undefined> = [undefined, undefined]
+    let pos = 0
+    for (let k = 0; pos < entry.compressedSize && !failure; k++) {
+      const slot = k % 2
+      await inUse[slot]
+      if (failure) break
+      const n = Math.min(IN, entry.compressedSize - pos)
+      const got = await ZipReader.readAt(this.fh, start + pos, n, bufs[slot]!.subarray(0, n))
+      if (got.length !== n) {
+        fail(this.err(entry, `truncated: read ${pos + got.length} of ${entry.compressedSize} compressed bytes`))
+        break
+      }
+      pos += n
+      inUse[slot] = new Promise<void>((resolve) => inflater.write(got, () => resolve()))
+    }
+    if (!failure) inflater.end()
+    await ended
+    if (failure) throw failure
+    if (total !== usize) throw this.err(entry, `inflates to ${total} bytes but the zip declares ${usize}`)
+    if (crc >>> 0 !== entry.crc32 >>> 0) throw this.err(entry, `CRC-32 mismatch (stored ${hex(entry.crc32)}, data ${hex(crc)}): the file is corrupt`)
+    const first = parts[0]
+    let contiguous = first !== undefined
+    for (let k = 1, off = first?.byteOffset ?? 0; contiguous && k < parts.length; k++) {
+      off += parts[k - 1]!.length
+      contiguous = parts[k]!.buffer === first!.buffer && parts[k]!.byteOffset === off
+    }
+    if (contiguous) return new Uint8Array(first!.buffer, first!.byteOffset, usize)
+    // (a zlib that emits separate buffers: copy them together)
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(Math.max(usize, 1)).buffer, 0, usize)
+    let fill = 0
+    for (const p of parts) {
+      out.set(p, fill)
+      fill += p.length
+    }
     return out
   }
 

@@ -12,6 +12,7 @@ import {ContractError, MissingInputError} from '../../src/errors.js'
 import type {NdArray} from '../../src/io/ndarray.js'
 import {npyHeaderBytes} from '../../src/io/npy.js'
 import {listNpz, metadataArray, readNpz, readNpzMetadata, scanNpzMember, verifyNpz, writeNpz} from '../../src/io/npz.js'
+import {ZipReader} from '../../src/io/zip-reader.js'
 import {writeZipAtomic} from '../../src/io/zip-writer.js'
 import {plain, tempDir} from './helpers.js'
 
@@ -299,6 +300,11 @@ describe('corrupt, truncated and malicious files', () => {
     expect((await listNpz(g))[0]).toMatchObject({name: 'diffraction', uncompressedSize: 228, compressed: true})
     await expectContract(readNpz(g), g, 'diffraction', /inflates to more than its declared 228 bytes \(zip bomb or corrupt\)/)
     await expectContract(scanNpzMember(g, 'diffraction', () => {}), g, 'diffraction', /inflates to more than its declared/)
+    // the streaming inflate (used for large members) stops at the cap too
+    const zip = await ZipReader.open(g)
+    zip.inflateInMemoryLimit = 0
+    await expectContract(zip.read(zip.entries[0]!), g, 'diffraction', /inflates to more than its declared 228 bytes/)
+    await zip.close()
   }, FAST)
   it('a declared size deflate cannot produce is refused before allocating', async () => {
     const n = 4_000_000_000
@@ -318,6 +324,10 @@ describe('corrupt, truncated and malicious files', () => {
     buf.writeUInt32LE(Math.floor(buf.readUInt32LE(cd + 20) / 2), cd + 20)
     const g = put('trunc-deflate2.npz', buf)
     await expectContract(readNpz(g), g, 'x', /corrupt deflate data|inflates to/)
+    const zip = await ZipReader.open(g)
+    zip.inflateInMemoryLimit = 0
+    await expectContract(zip.read(zip.entries[0]!), g, 'x', /corrupt deflate data|inflates to/)
+    await zip.close()
   }, FAST)
   it('a pickled member is listed, skipped by default, and explained when asked for', async () => {
     const f = path.join(dir, 'pickle.npz')
