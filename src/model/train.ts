@@ -107,7 +107,7 @@ export function trainingFingerprint(opts: Pick<TrainOptions, 'spec' | 'data' | '
 const toJsonNumber = (x: number): number | null => (Number.isFinite(x) ? x : null)
 const fromJsonNumber = (x: number | null): number => (x === null ? Infinity : x)
 
-interface Batch {
+export interface Batch {
   x: Float32Array
   coords: Float32Array
   targetIntensity: Float32Array
@@ -116,7 +116,7 @@ interface Batch {
 }
 
 /** Gather a batch; targets are laid out (n·C, kx, ky) to match the model's transposed far field. */
-function makeBatch(data: TrainingInputs, idx: number[], spec: ModelSpec, withAmplitude: boolean): Batch {
+export function makeBatch(data: TrainingInputs, idx: number[], spec: ModelSpec, withAmplitude: boolean): Batch {
   const {N, C} = spec
   const s = spec.intensity_scale
   const per = N * N * C
@@ -151,6 +151,19 @@ function batchTensors(b: Batch, spec: ModelSpec) {
     ti: tf.tensor3d(b.targetIntensity, [b.n * C, N, N]),
     ta: b.targetAmplitude ? tf.tensor3d(b.targetAmplitude, [b.n * C, N, N]) : undefined,
   }
+}
+
+/** One optimisation step on a prepared batch; returns the batch loss. Tensor count is unchanged afterwards. */
+export async function trainStep(model: PtychoPinn, vars: tf.Variable[], adam: Adam, batch: Batch, weights: LossWeights): Promise<number> {
+  const t = batchTensors(batch, model.spec)
+  const {value, grads} = tf.variableGrads(() => {
+    const {intensity} = model.forward(t.x, batch.coords, {intensity: true})
+    return trainingLoss(intensity!, t.ti, weights, t.ta)
+  }, vars)
+  adam.apply(vars.map((v) => grads[v.name]))
+  const lossValue = (await value.data())[0]
+  tf.dispose([value, t.x, t.ti, ...(t.ta ? [t.ta] : []), ...Object.values(grads)])
+  return lossValue
 }
 
 async function writeHistoryJsonl(jobDir: string, history: TrainingHistory, epochSeconds: number[]): Promise<void> {
@@ -245,14 +258,7 @@ export async function trainPtychoPinn(opts: TrainOptions): Promise<TrainResult> 
       for (let start = 0; start < nTrain; start += batchSize) {
         const idx = order.slice(start, start + batchSize)
         const batch = makeBatch(data, idx, spec, withAmp)
-        const t = batchTensors(batch, spec)
-        const {value, grads} = tf.variableGrads(() => {
-          const {intensity} = model.forward(t.x, batch.coords, {intensity: true})
-          return trainingLoss(intensity!, t.ti, opts.weights, t.ta)
-        }, vars)
-        adam.apply(vars.map((v) => grads[v.name]))
-        const lossValue = (await value.data())[0]
-        tf.dispose([value, t.x, t.ti, ...(t.ta ? [t.ta] : []), ...Object.values(grads)])
+        const lossValue = await trainStep(model, vars, adam, batch, opts.weights)
         lossSum += lossValue * batch.n
         count += batch.n
         stepsDone++
