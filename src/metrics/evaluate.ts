@@ -33,8 +33,14 @@ export interface ReconstructionMetrics {
   /** peak 255 as OpenCV's cv2.PSNR default (spec §8.3) */
   psnr: AmpPhase
   ssim: AmpPhase
-  /** Pearson correlation after the same alignment (phase: after plane removal) */
+  /**
+   * Pearson correlation after the same alignment (phase: after plane removal), over the pixels the
+   * reconstruction covers (options.mask) when a mask is given: uncovered pixels are zeros, outliers that would
+   * swamp a correlation
+   */
   correlation: AmpPhase
+  /** fraction of the compared pixels covered by the reconstruction (1 without a mask) */
+  covered_fraction: number
   /** amplitude scale applied to the prediction: mean(target)/mean(pred) */
   amplitude_scale: number
   /** the compared region, after the 2-px border trim */
@@ -73,7 +79,7 @@ export function alignForEvaluation(
   scanX: ArrayLike<number>,
   scanY: ArrayLike<number>,
   M: number,
-): {recon: ComplexImage; gt: ComplexImage} {
+): {recon: ComplexImage; gt: ComplexImage; rowStart: number; colStart: number} {
   const {min: minY, max: maxY} = extent(scanY)
   const {min: minX, max: maxX} = extent(scanX)
   const half = Math.floor(M / 2)
@@ -84,9 +90,14 @@ export function alignForEvaluation(
   const gtCrop = cropComplex(gt, r0, c0, r1 - r0, c1 - c0)
   const h = Math.min(gtCrop.H, recon.H)
   const w = Math.min(gtCrop.W, recon.W)
-  const cc = (z: ComplexImage): ComplexImage =>
-    cropComplex(z, Math.floor((z.H - h) / 2), Math.floor((z.W - w) / 2), h, w)
-  return {recon: cc(recon), gt: cc(gtCrop)}
+  const rowStart = Math.floor((recon.H - h) / 2)
+  const colStart = Math.floor((recon.W - w) / 2)
+  return {
+    recon: cropComplex(recon, rowStart, colStart, h, w),
+    gt: cropComplex(gtCrop, Math.floor((gtCrop.H - h) / 2), Math.floor((gtCrop.W - w) / 2), h, w),
+    rowStart,
+    colStart,
+  }
 }
 
 /**
@@ -179,7 +190,7 @@ function extent(v: ArrayLike<number>): {min: number; max: number} {
 export function evaluateReconstruction(
   pred: ComplexImage,
   target: ComplexImage,
-  options: {phaseAlignMethod?: 'plane' | 'mean'; borderTrim?: number} = {},
+  options: {phaseAlignMethod?: 'plane' | 'mean'; borderTrim?: number; mask?: ArrayLike<number>} = {},
 ): ReconstructionMetrics {
   if (pred.H !== target.H || pred.W !== target.W) {
     throw new RangeError(`reconstruction ${pred.H}×${pred.W} and ground truth ${target.H}×${target.W} differ in shape`)
@@ -195,6 +206,8 @@ export function evaluateReconstruction(
   }
   const phT = align(trimBorder(phaseOf(target), t))
   const phP = align(trimBorder(phaseOf(pred), t))
+  if (options.mask && options.mask.length !== pred.H * pred.W) throw new RangeError(`mask has ${options.mask.length} values, expected ${pred.H * pred.W}`)
+  const mask = options.mask ? trimBorder({data: Float64Array.from(options.mask), H: pred.H, W: pred.W}, t) : undefined
   const scale = mean(ampT.data) / mean(ampP0.data)
   const ampP: Image = {data: ampP0.data.map((v) => v * scale), H: ampP0.H, W: ampP0.W}
 
@@ -214,7 +227,8 @@ export function evaluateReconstruction(
       amplitude: ampRange > 0 ? ssim(ampT, ampP, ampRange) : Number.NaN,
       phase: ssim(toUnit(phT), toUnit(phP), 1),
     },
-    correlation: {amplitude: pearson(ampT, ampP), phase: pearson(phT, phP)},
+    correlation: {amplitude: maskedPearson(ampT, ampP, mask), phase: maskedPearson(phT, phP, mask)},
+    covered_fraction: mask ? mask.data.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0) / mask.data.length : 1,
     amplitude_scale: scale,
     height: ampT.H,
     width: ampT.W,
@@ -222,3 +236,12 @@ export function evaluateReconstruction(
   }
 }
 
+
+function maskedPearson(a: Image, b: Image, mask: Image | undefined): number {
+  if (!mask) return pearson(a, b)
+  const keep = (img: Image): Image => {
+    const data = img.data.filter((_, i) => mask.data[i] !== 0)
+    return {data, H: 1, W: data.length}
+  }
+  return pearson(keep(a), keep(b))
+}

@@ -114,6 +114,7 @@ const metricsSchema = z.object({
   ssim: ampPhase,
   correlation: ampPhase,
   amplitude_scale: num,
+  covered_fraction: z.number(),
   height: z.number().int(),
   width: z.number().int(),
   phase_align_method: z.enum(['plane', 'mean']),
@@ -332,12 +333,21 @@ export function evaluateAgainstGroundTruth(
     xs[b] = data.coordsOffsets[2 * b]
     ys[b] = data.coordsOffsets[2 * b + 1]
   }
+  const coveredIn = (a: {recon: ComplexImage; rowStart: number; colStart: number}): Float64Array => {
+    const m = new Float64Array(a.recon.H * a.recon.W)
+    for (let r = 0; r < a.recon.H; r++) {
+      for (let c = 0; c < a.recon.W; c++) {
+        m[r * a.recon.W + c] = stitched.coverage[(r + a.rowStart) * stitched.W + c + a.colStart] > 1e-6 ? 1 : 0
+      }
+    }
+    return m
+  }
   const aligned = alignByCoordinates(stitched, objectGuess, xs, ys, M)
-  const metrics = evaluateReconstruction(aligned.recon, aligned.gt)
+  const metrics = evaluateReconstruction(aligned.recon, aligned.gt, {mask: coveredIn(aligned)})
   let reference: ReconstructionMetrics | undefined
   try {
     const r = alignForEvaluation(stitched, objectGuess, xs, ys, M)
-    reference = evaluateReconstruction(r.recon, r.gt)
+    reference = evaluateReconstruction(r.recon, r.gt, {mask: coveredIn(r)})
   } catch {
     reference = undefined // too small to score after the reference crop
   }

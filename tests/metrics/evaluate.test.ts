@@ -49,6 +49,25 @@ describe('evaluateReconstruction (spec §8.3)', () => {
     expect(m.correlation.phase).toBeCloseTo(1, 9)
   })
 
+  it('correlation is taken over the covered pixels when a mask is given', () => {
+    const gt = texturedObject(40, 40, 7)
+    const pred: ComplexImage = {re: Float64Array.from(gt.re), im: Float64Array.from(gt.im), H: 40, W: 40}
+    const mask = new Float64Array(1600).fill(1)
+    for (let r = 0; r < 12; r++) {
+      for (let c = 0; c < 12; c++) {
+        pred.re[r * 40 + c] = 0
+        pred.im[r * 40 + c] = 0
+        mask[r * 40 + c] = 0
+      }
+    }
+    const plain = evaluateReconstruction(pred, gt)
+    const masked = evaluateReconstruction(pred, gt, {mask})
+    expect(plain.correlation.amplitude).toBeLessThan(0.9)
+    expect(masked.correlation.amplitude).toBeCloseTo(1, 6)
+    expect(masked.covered_fraction).toBeCloseTo(1 - 100 / 1296, 12)
+    expect(masked.ssim.amplitude).toBe(plain.ssim.amplitude)
+  })
+
   it.skipIf(!hasNumpy)('matches a numpy re-implementation of eval_reconstruction (1e-8)', () => {
     const gt = texturedObject(64, 64, 2)
     const pred = texturedObject(64, 64, 3)
