@@ -9,6 +9,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
+import {DiffractionPool, defaultWorkerCount} from '../src/physics/diffraction-pool.js'
 import {Fft2} from '../src/physics/fft2.js'
 import {simulateDiffraction} from '../src/physics/forward-model.js'
 import {extractPatches} from '../src/physics/patches.js'
@@ -33,6 +34,17 @@ function timeIt(fn: () => void, repeats = REPEATS): number {
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now()
     fn()
+    t.push((performance.now() - t0) / 1000)
+  }
+  return median(t)
+}
+
+async function timeItAsync(fn: () => Promise<unknown>, repeats = REPEATS): Promise<number> {
+  await fn()
+  const t: number[] = []
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now()
+    await fn()
     t.push((performance.now() - t0) / 1000)
   }
   return median(t)
@@ -63,8 +75,10 @@ print(json.dumps({'total': float(np.median(ts)), 'fft': float(np.median(fft)), '
 export async function run(): Promise<void> {
   const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], {stdio: 'ignore'}).status === 0
   if (!hasNumpy) console.log('numpy: not available (python3 -c "import numpy" failed): JS figures only')
+  const workers = defaultWorkerCount()
   console.log(`forward model + Poisson, ${COUNT} patterns, median of ${REPEATS} runs (patterns/s; higher is better)`)
-  console.log('N    dose     study (JS)   numpy    ratio   | JS FFT only  numpy FFT only  JS Poisson only')
+  console.log(`study: 1 thread, and ${workers} worker threads (what study generate uses; bit-identical output); numpy: 1 thread`)
+  console.log(`N    dose    study 1 thr  study ${workers} thr  numpy   ratio(1 thr)  ratio(${workers} thr) | JS FFT  numpy FFT  JS Poisson`)
   for (const n of [64, 128]) {
     const size = 4 * n
     const object = syntheticObject(size, size, 1)
@@ -73,6 +87,7 @@ export async function run(): Promise<void> {
     const patches = extractPatches(object, scan.xcoords, scan.ycoords, n, new Float32Array(2 * COUNT * n * n)) as Float32Array
     const probe32 = Float32Array.from(probe.data)
     const dir = mkdtempSync(path.join(os.tmpdir(), 'study-bench-'))
+    const pool = DiffractionPool.create(workers)
     try {
       writeFileSync(path.join(dir, 'patches.f32'), Buffer.from(patches.buffer, patches.byteOffset, patches.byteLength))
       writeFileSync(path.join(dir, 'probe.f32'), Buffer.from(probe32.buffer))
@@ -89,10 +104,11 @@ export async function run(): Promise<void> {
       for (const dose of DOSES) {
         let seed = 0
         const total = timeIt(() => {
-          simulateDiffraction(patches, probe32, COUNT, n, dose, createRng(seed++))
+          simulateDiffraction(patches, probe32, COUNT, n, dose, seed++)
         })
+        const parallel = pool ? await timeItAsync(() => pool.simulate(patches, probe32, COUNT, n, dose, seed++)) : Number.NaN
         // Poisson alone on the noiseless intensities of the same patterns
-        const clean = simulateDiffraction(patches, probe32, COUNT, n, dose, createRng(0), {poisson: false})
+        const clean = simulateDiffraction(patches, probe32, COUNT, n, dose, 0, {poisson: false})
         const s = clean.intensityScale
         const lambdas = new Float64Array(clean.diffraction.length)
         for (let i = 0; i < lambdas.length; i++) lambdas[i] = (clean.diffraction[i] * s) ** 2
@@ -113,12 +129,13 @@ export async function run(): Promise<void> {
           }
         }
         const ps = (t: number): string => (Number.isFinite(t) ? (COUNT / t).toFixed(0) : 'n/a').padStart(8)
-        const ratio = Number.isFinite(numpyTotal) ? (numpyTotal / total).toFixed(2) + 'x' : 'n/a'
+        const ratio = (t: number): string => (Number.isFinite(numpyTotal) && Number.isFinite(t) ? (numpyTotal / t).toFixed(2) + 'x' : 'n/a')
         console.log(
-          `${String(n).padEnd(4)} ${dose.toExponential(0).padEnd(6)} ${ps(total)}     ${ps(numpyTotal)}  ${ratio.padStart(6)}   | ${ps(fftOnly)}     ${ps(numpyFft)}       ${ps(poissonOnly)}`,
+          `${String(n).padEnd(4)} ${dose.toExponential(0).padEnd(6)} ${ps(total)}    ${ps(parallel)}     ${ps(numpyTotal)}  ${ratio(total).padStart(8)}     ${ratio(parallel).padStart(8)}  | ${ps(fftOnly)} ${ps(numpyFft)}  ${ps(poissonOnly)}`,
         )
       }
     } finally {
+      await pool?.close()
       rmSync(dir, {recursive: true, force: true})
     }
   }

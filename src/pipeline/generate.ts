@@ -23,12 +23,11 @@ import {listNpz, metadataArray, readNpz, writeNpz} from '../io/npz.js'
 import {toPosixRelative} from '../io/paths.js'
 import {validateNpzFile} from '../data/dataset-contract.js'
 import {type ComplexImage, complexImage} from '../physics/complex-image.js'
-import {simulateDiffraction} from '../physics/forward-model.js'
+import {DiffractionPool, defaultWorkerCount, simulateDiffractionWith} from '../physics/diffraction-pool.js'
 import {extractPatches} from '../physics/patches.js'
 import {randomScanPositions} from '../physics/scan.js'
 import {syntheticObject} from '../physics/synthetic-object.js'
 import {PROBE_SIZES, syntheticProbe} from '../physics/synthetic-probe.js'
-import {createRng} from '../util/random.js'
 import {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
 
 export const PHASE_C_MANIFEST = 'run_manifest.json'
@@ -68,6 +67,8 @@ export interface GenerateOptions {
   commandLine?: string[]
   toolVersion?: string
   onProgress?: (message: string) => void
+  /** worker threads for the simulation (default: one per core); the output does not depend on it */
+  workers?: number
   /** the DATA-001 check of each split (injectable like the reference's validate_fn); default validateNpzFile */
   validate?: typeof validateNpzFile
 }
@@ -230,7 +231,8 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
 
   log(`phase C: object ${H}x${W} (${source.kind}), probe ${N}x${N}, ${nImages} positions, seed ${opts.seed}`)
   const scan = randomScanPositions(nImages, H, W, N, opts.seed)
-  const patches = extractPatches(source.object, scan.xcoords, scan.ycoords, N, new Float32Array(2 * nImages * N * N))
+  // on a SharedArrayBuffer so that simulation worker threads read the patches without copies
+  const patches = extractPatches(source.object, scan.xcoords, scan.ycoords, N, new Float32Array(new SharedArrayBuffer(8 * nImages * N * N))) as Float32Array
 
   // split on the coordinate-range midpoint (spec 4.6); the same for every dose (same scan)
   const c = splitAxis === 'y' ? scan.ycoords : scan.xcoords
@@ -268,114 +270,120 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
     for (const [k, v] of Object.entries(previous.doses)) if (existsSync(path.join(root, v.train)) && existsSync(path.join(root, v.test))) doses[k] = v
   }
 
-  for (const dose of opts.doses) {
-    const t0 = Date.now()
-    const dirName = doseDirName(dose)
-    const doseDir = path.join(root, dirName)
-    const pSeed = noiseSeed(opts.seed, dose)
-    const sim = simulateDiffraction(patches, probe64, nImages, N, dose, createRng(pSeed))
-    let meanPhotons = 0
-    for (const p of sim.photonsPerPattern) meanPhotons += p / nImages
-    const baseMeta = {
-      schema_version: METADATA_SCHEMA_VERSION,
-      creation_info: {script: 'study generate', tool_version: opts.toolVersion ?? 'unknown', ptychopinn_spec: 'STUDY-SYNTH-FLY64-DOSE-OVERLAP-001'},
-      physics_parameters: {
-        nphotons: dose,
-        gridsize: 1,
-        N,
-        probe_trainable: false,
-        intensity_scale_trainable: true,
-        nll_weight: 1.0,
-        model_type: 'pinn',
-      },
-      training_parameters: {n_images: nImages, batch_size: 16, nepochs: 50},
-      additional_parameters: {
-        input_file: source.kind === 'synthetic' ? 'synthetic' : path.basename(source.inputFile),
-        object_source: source.kind,
-        buffer: scan.buffer,
-        seed: opts.seed,
+  const pool = nImages * N * N >= 64 * 64 * 64 ? DiffractionPool.create(opts.workers ?? defaultWorkerCount()) : undefined
+  try {
+    for (const dose of opts.doses) {
+      const t0 = Date.now()
+      const dirName = doseDirName(dose)
+      const doseDir = path.join(root, dirName)
+      const pSeed = noiseSeed(opts.seed, dose)
+      const sim = await simulateDiffractionWith(pool, patches, probe64, nImages, N, dose, pSeed)
+      let meanPhotons = 0
+      for (const p of sim.photonsPerPattern) meanPhotons += p / nImages
+      const baseMeta = {
+        schema_version: METADATA_SCHEMA_VERSION,
+        creation_info: {script: 'study generate', tool_version: opts.toolVersion ?? 'unknown', ptychopinn_spec: 'STUDY-SYNTH-FLY64-DOSE-OVERLAP-001'},
+        physics_parameters: {
+          nphotons: dose,
+          gridsize: 1,
+          N,
+          probe_trainable: false,
+          intensity_scale_trainable: true,
+          nll_weight: 1.0,
+          model_type: 'pinn',
+        },
+        training_parameters: {n_images: nImages, batch_size: 16, nepochs: 50},
+        additional_parameters: {
+          input_file: source.kind === 'synthetic' ? 'synthetic' : path.basename(source.inputFile),
+          object_source: source.kind,
+          buffer: scan.buffer,
+          seed: opts.seed,
+          poisson_seed: pSeed,
+          simulation_type: 'coordinate_based',
+          intensity_scale: sim.intensityScale,
+          mean_photons_per_pattern: meanPhotons,
+          poisson_sampler: 'inversion (lambda < 10) / PTRS (Hoermann 1993)',
+          noise_streams: 'one generator per pattern b, seeded deriveSeed(poisson_seed, "pattern_<b>")',
+          prng: 'xoshiro128** (src/util/random.ts)',
+        },
+      }
+      const entries = {} as Record<Split, {file: string; n: number}>
+      const validation = {} as Record<Split, string[]>
+      for (const split of SPLITS) {
+        const idx = split === 'train' ? trainIdx : testIdx
+        const n = idx.length
+        const xs = new Float64Array(n)
+        const ys = new Float64Array(n)
+        const diff = new Float32Array(n * N * N)
+        const gt = new Float32Array(2 * n * N * N)
+        for (let j = 0; j < n; j++) {
+          const i = idx[j]
+          xs[j] = scan.xcoords[i]
+          ys[j] = scan.ycoords[i]
+          diff.set(sim.diffraction.subarray(i * N * N, (i + 1) * N * N), j * N * N)
+          gt.set(patches.subarray(2 * i * N * N, 2 * (i + 1) * N * N), 2 * j * N * N)
+        }
+        const metadata = {
+          ...baseMeta,
+          data_transformations: [
+            transformation('simulate_and_save', 'simulate', {nphotons: dose, n_images: nImages, seed: opts.seed, poisson_seed: pSeed, N}),
+            transformation('transpose_rename_convert', 'canonicalize', {flipx: false, flipy: false}),
+            transformation('generate_patches', 'ground_truth_patches', {patch_size: N, k_neighbors: opts.neighborCount, nsamples: 1, singleton_Y_written: false}),
+            transformation('split_dataset', 'split', {
+              split_fraction: splitFraction,
+              split_axis: splitAxis,
+              parent_file: 'patched.npz',
+              split_point: splitPoint,
+              train_count: trainIdx.length,
+              test_count: testIdx.length,
+            }),
+          ],
+        }
+        const arrays: Record<string, NdArray> = {
+          xcoords: float64([n], xs),
+          ycoords: float64([n], ys),
+          xcoords_start: float64([n], Float64Array.from(xs)),
+          ycoords_start: float64([n], Float64Array.from(ys)),
+          diffraction: float32([n, N, N], diff),
+          probeGuess: complex64([N, N], probe64),
+          objectGuess: complex64([H, W], object64),
+          scan_index: {dtype: '<i8', shape: [n], data: new BigInt64Array(n)},
+          ground_truth_patches: complex64([n, N, N, 1], gt),
+          _metadata: metadataArray(metadata),
+        }
+        const file = path.join(doseDir, `patched_${split}.npz`)
+        await writeNpz(file, arrays, {compress})
+        const report = await (opts.validate ?? validateNpzFile)(file, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})
+        const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+        if (report.status !== 'ok' || errors.length > 0) {
+          throw new ContractError(file, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
+        }
+        validation[split] = report.findings.map((f) => `${f.level} ${f.check} ${f.field}: ${f.message}`)
+        entries[split] = {file, n}
+      }
+      const files = {} as PhaseCDoseEntry['files']
+      for (const split of SPLITS) {
+        files[split] = {path: toPosixRelative(root, entries[split].file), ...(await digestFile(entries[split].file)), n_images: entries[split].n}
+      }
+      doses[dirName] = {
+        dose,
+        train: files.train.path,
+        test: files.test.path,
+        intermediate_dir: dirName,
+        files,
         poisson_seed: pSeed,
-        simulation_type: 'coordinate_based',
         intensity_scale: sim.intensityScale,
         mean_photons_per_pattern: meanPhotons,
-        poisson_sampler: 'inversion (lambda < 10) / PTRS (Hoermann 1993)',
-        prng: 'xoshiro128** (src/util/random.ts)',
-      },
-    }
-    const entries = {} as Record<Split, {file: string; n: number}>
-    const validation = {} as Record<Split, string[]>
-    for (const split of SPLITS) {
-      const idx = split === 'train' ? trainIdx : testIdx
-      const n = idx.length
-      const xs = new Float64Array(n)
-      const ys = new Float64Array(n)
-      const diff = new Float32Array(n * N * N)
-      const gt = new Float32Array(2 * n * N * N)
-      for (let j = 0; j < n; j++) {
-        const i = idx[j]
-        xs[j] = scan.xcoords[i]
-        ys[j] = scan.ycoords[i]
-        diff.set(sim.diffraction.subarray(i * N * N, (i + 1) * N * N), j * N * N)
-        gt.set(patches.subarray(2 * i * N * N, 2 * (i + 1) * N * N), 2 * j * N * N)
+        split_point: splitPoint,
+        validation,
       }
-      const metadata = {
-        ...baseMeta,
-        data_transformations: [
-          transformation('simulate_and_save', 'simulate', {nphotons: dose, n_images: nImages, seed: opts.seed, poisson_seed: pSeed, N}),
-          transformation('transpose_rename_convert', 'canonicalize', {flipx: false, flipy: false}),
-          transformation('generate_patches', 'ground_truth_patches', {patch_size: N, k_neighbors: opts.neighborCount, nsamples: 1, singleton_Y_written: false}),
-          transformation('split_dataset', 'split', {
-            split_fraction: splitFraction,
-            split_axis: splitAxis,
-            parent_file: 'patched.npz',
-            split_point: splitPoint,
-            train_count: trainIdx.length,
-            test_count: testIdx.length,
-          }),
-        ],
-      }
-      const arrays: Record<string, NdArray> = {
-        xcoords: float64([n], xs),
-        ycoords: float64([n], ys),
-        xcoords_start: float64([n], Float64Array.from(xs)),
-        ycoords_start: float64([n], Float64Array.from(ys)),
-        diffraction: float32([n, N, N], diff),
-        probeGuess: complex64([N, N], probe64),
-        objectGuess: complex64([H, W], object64),
-        scan_index: {dtype: '<i8', shape: [n], data: new BigInt64Array(n)},
-        ground_truth_patches: complex64([n, N, N, 1], gt),
-        _metadata: metadataArray(metadata),
-      }
-      const file = path.join(doseDir, `patched_${split}.npz`)
-      await writeNpz(file, arrays, {compress})
-      const report = await (opts.validate ?? validateNpzFile)(file, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})
-      const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
-      if (report.status !== 'ok' || errors.length > 0) {
-        throw new ContractError(file, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
-      }
-      validation[split] = report.findings.map((f) => `${f.level} ${f.check} ${f.field}: ${f.message}`)
-      entries[split] = {file, n}
+      log(
+        `  ${dirName}: ${trainIdx.length} train / ${testIdx.length} test, mean ${meanPhotons.toFixed(1)} photons/pattern, ` +
+          `s=${sim.intensityScale.toPrecision(5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      )
     }
-    const files = {} as PhaseCDoseEntry['files']
-    for (const split of SPLITS) {
-      files[split] = {path: toPosixRelative(root, entries[split].file), ...(await digestFile(entries[split].file)), n_images: entries[split].n}
-    }
-    doses[dirName] = {
-      dose,
-      train: files.train.path,
-      test: files.test.path,
-      intermediate_dir: dirName,
-      files,
-      poisson_seed: pSeed,
-      intensity_scale: sim.intensityScale,
-      mean_photons_per_pattern: meanPhotons,
-      split_point: splitPoint,
-      validation,
-    }
-    log(
-      `  ${dirName}: ${trainIdx.length} train / ${testIdx.length} test, mean ${meanPhotons.toFixed(1)} photons/pattern, ` +
-        `s=${sim.intensityScale.toPrecision(5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
-    )
+  } finally {
+    await pool?.close()
   }
 
   const manifest: PhaseCManifest = {
