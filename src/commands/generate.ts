@@ -28,6 +28,7 @@ By default it uses the built-in synthetic object and focused probe (N=64, 512 po
     'probe-size': Flags.string({description: 'N of the synthetic probe (default 64)', options: ['64', '128', '256']}),
     seed: Flags.integer({description: 'simulation seed: positions, synthetic object; Poisson seeds derive from it (default: the design seed 42)'}),
     'base-npz': Flags.string({description: 'NPZ with objectGuess (complex H x W) and probeGuess (complex N x N) to use instead of the synthetic ones'}),
+    workers: Flags.integer({description: 'simulation worker threads (default: one per core); the files do not depend on it', min: 1}),
     compress: Flags.boolean({description: 'deflate the NPZ members like numpy savez_compressed (smaller, slower)', default: false}),
     json: Flags.boolean({description: 'print the run manifest as JSON on stdout (progress goes to stderr)', default: false}),
   }
@@ -50,6 +51,7 @@ By default it uses the built-in synthetic object and focused probe (N=64, 512 po
       seed: flags.seed ?? defaults.seed,
       baseNpz: flags['base-npz'] ? path.resolve(cwd, flags['base-npz']) : undefined,
       compress: flags.compress,
+      workers: flags.workers,
       commandLine: ['study', 'generate', ...this.argv],
       toolVersion: this.config.version,
       onProgress: say,

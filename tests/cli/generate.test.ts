@@ -75,6 +75,14 @@ describe.skipIf(!built)('study generate + study overlap (real processes, default
     expect(JSON.parse(g.stdout).doses.dose_1000.files.train.n_images).toBeGreaterThan(0)
   })
 
+  it('writes the same bytes with 1 and with 2 simulation worker threads', () => {
+    const args = ['generate', '--dose', '10000', '--n-images', '300', '--object-size', '160']
+    expect(study([...args, '--output-root', 'w1', '--workers', '1'], dir).status).toBe(0)
+    expect(study([...args, '--output-root', 'w2', '--workers', '2'], dir).status).toBe(0)
+    const sha = (root: string) => JSON.parse(readFileSync(path.join(dir, root, 'run_manifest.json'), 'utf8')).doses.dose_10000.files
+    expect(sha('w1')).toEqual(sha('w2'))
+  })
+
   it.skipIf(!hasNumpy)('numpy np.load reads what the commands wrote', () => {
     const r = runPython<{c: number[]; d: number[]}>(
       `a = np.load(${JSON.stringify(path.join(dir, 'phase_c/dose_10000/patched_train.npz'))})
