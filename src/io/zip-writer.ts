@@ -7,7 +7,8 @@
 import {randomBytes} from 'node:crypto'
 import {mkdir, open, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
-import {crc32, deflateRawSync} from 'node:zlib'
+import {once} from 'node:events'
+import {crc32, createDeflateRaw, deflateRawSync} from 'node:zlib'
 
 export interface ZipMemberInput {
   name: string
@@ -38,6 +39,25 @@ interface Written {
   zip64: boolean
 }
 
+/** Members larger than this get zip64 records (their deflated size could pass 4 GiB). */
+const ZIP64_FROM = 0xf0000000
+/** Members larger than this are deflated as a stream straight to the file (no concatenated copy in memory). */
+const STREAM_DEFLATE_FROM = 1 << 20
+
+/** Deflate parts (in 1 MiB slices, no copies) on zlib's thread pool, writing output as it comes. */
+async function deflateStreaming(parts: Uint8Array[], level: number, write: (b: Uint8Array) => Promise<void>): Promise<void> {
+  const deflater = createDeflateRaw({level, chunkSize: 1 << 20})
+  const feed = (async () => {
+    for (const part of parts)
+      for (let o = 0; o < part.length; o += 1 << 20)
+        if (!deflater.write(part.subarray(o, Math.min(part.length, o + (1 << 20))))) await once(deflater, 'drain')
+    deflater.end()
+  })()
+  feed.catch(() => {})
+  for await (const chunk of deflater) await write(chunk as Buffer)
+  await feed
+}
+
 function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
 }
@@ -49,12 +69,15 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
   const tmp = tempPathFor(target)
   const fh = await open(tmp, 'w')
   let pos = 0
-  const write = async (bytes: Uint8Array) => {
+  const writeAt = async (bytes: Uint8Array, at: number) => {
     let done = 0
     while (done < bytes.length) {
-      const {bytesWritten} = await fh.write(bytes, done, bytes.length - done, pos + done)
+      const {bytesWritten} = await fh.write(bytes, done, bytes.length - done, at + done)
       done += bytesWritten
     }
+  }
+  const write = async (bytes: Uint8Array) => {
+    await writeAt(bytes, pos)
     pos += bytes.length
   }
   try {
@@ -67,19 +90,12 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
         if (part.length > 0) crc = crc32(part, crc)
         usize += part.length
       }
-      let data: Uint8Array[]
-      let method = 0
-      let csize = usize
-      if (compress) {
-        const joined = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts)
-        const deflated = deflateRawSync(joined, {level: opts.level ?? 6})
-        data = [deflated]
-        method = 8
-        csize = deflated.length
-      } else data = m.parts
+      const method = compress ? 8 : 0
       const name = Buffer.from(m.name, 'utf8')
       const utf8 = /[^\x20-\x7e]/.test(m.name)
-      const zip64 = force64 || usize >= LIMIT32 || csize >= LIMIT32 || pos >= LIMIT32
+      // the compressed size is known only after deflating: decide zip64 conservatively (deflate expands
+      // incompressible data by well under 1 %), write the local header, the data, then patch the size in place
+      const zip64 = force64 || usize >= ZIP64_FROM || pos >= LIMIT32
       const offset = pos
       // local header; with zip64 both sizes go into the extra field
       const extra = zip64 ? 20 : 0
@@ -91,7 +107,7 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
       lh.writeUInt16LE(DOS_TIME, 10)
       lh.writeUInt16LE(DOS_DATE, 12)
       lh.writeUInt32LE(crc >>> 0, 14)
-      lh.writeUInt32LE(zip64 ? LIMIT32 : csize, 18)
+      lh.writeUInt32LE(zip64 ? LIMIT32 : usize, 18) // compressed size: patched below when deflating
       lh.writeUInt32LE(zip64 ? LIMIT32 : usize, 22)
       lh.writeUInt16LE(name.length, 26)
       lh.writeUInt16LE(extra, 28)
@@ -101,10 +117,23 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
         lh.writeUInt16LE(0x0001, x)
         lh.writeUInt16LE(16, x + 2)
         lh.writeBigUInt64LE(BigInt(usize), x + 4)
-        lh.writeBigUInt64LE(BigInt(csize), x + 12)
+        lh.writeBigUInt64LE(BigInt(usize), x + 12)
       }
       await write(lh)
-      for (const d of data) await write(d)
+      let csize = usize
+      if (compress) {
+        const dataStart = pos
+        if (usize <= STREAM_DEFLATE_FROM) {
+          const joined = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts)
+          await write(deflateRawSync(joined, {level: opts.level ?? 6}))
+        } else await deflateStreaming(m.parts, opts.level ?? 6, write)
+        csize = pos - dataStart
+        if (!zip64 && csize >= LIMIT32) throw new Error(`internal: member ${m.name} deflated to ${csize} bytes without zip64`)
+        const patch = Buffer.alloc(zip64 ? 8 : 4)
+        if (zip64) patch.writeBigUInt64LE(BigInt(csize))
+        else patch.writeUInt32LE(csize)
+        await writeAt(patch, zip64 ? offset + 30 + name.length + 12 : offset + 18)
+      } else for (const d of m.parts) await write(d)
       written.push({name, utf8, method, crc: crc >>> 0, csize, usize, offset, zip64})
     }
     // central directory

@@ -78,6 +78,23 @@ describe.skipIf(!hasNumpy)('NPZ interop with numpy', () => {
     })
   }
 
+  it('numpy reads large members we deflate as a stream (> 1 MiB), stored and deflated', async () => {
+    const n = 700_001
+    const data = Float32Array.from({length: n}, (_, k) => Math.sin(k) * (k % 97))
+    let sum = 0
+    for (const v of data) sum += v
+    for (const compress of [true, false]) {
+      const file = path.join(dir, `large-${compress}.npz`)
+      await writeNpz(file, {diffraction: {dtype: '<f4', shape: [n], data}}, {compress})
+      const out = python(['-c', `import numpy as np, sys, json
+a = np.load(sys.argv[1])['diffraction']
+print(json.dumps([a.dtype.str, a.shape[0], float(a.astype(np.float64).sum()), float(a[123457])]))`, file])
+      const [dtype, len, pySum, v] = JSON.parse(out) as [string, number, number, number]
+      expect([dtype, len, v]).toEqual(['<f4', n, data[123457]])
+      expect(pySum).toBeCloseTo(sum, 3) // float64 sums of the same float32 values, different order
+    }
+  })
+
   it('our JSON metadata is a 0-d <U array numpy loads without pickle', async () => {
     const meta = {schema_version: '1.0.0', seed: 42, note: 'dose 1e3 — ünïcode 😀', nested: {a: [1, 2.5, null]}}
     const file = path.join(dir, 'meta.npz')
