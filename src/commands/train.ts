@@ -16,7 +16,7 @@ import type {ProgressEvent} from '../runners/types.js'
 import {study} from '../../studies/fly64_dose_overlap/index.js'
 
 /** Short settings for `--example`: all 9 jobs in a few minutes on 2 cores. Flags given by the user win. */
-export const EXAMPLE_OVERRIDES: TrainingOverrides = {nepochs: 2, n_groups: 64, model: {n_filters_scale: 1}}
+export const EXAMPLE_OVERRIDES: TrainingOverrides = {nepochs: 2, n_groups: 32, model: {n_filters_scale: 1}}
 export const EXAMPLE_ARTIFACT_ROOT = path.join('study-out', 'example')
 
 // a variable specifier: the example generator (simulation code) is loaded only for --example
@@ -100,6 +100,7 @@ the artifact root (a previous manifest is kept under manifests/).`
     if (missing.length > 0) throw new UsageError(`missing ${missing.map(([f]) => f).join(', ')} (or use --example)`)
     if (runner === 'command' && !flags.command) throw new UsageError('--runner command needs --command "<template>"')
     if (flags.command && !flags.runner) runner = 'command'
+    if (flags.command && runner !== 'command') throw new UsageError(`--command is used by --runner command only (got --runner ${runner})`)
 
     const jobs = flags.jobs ?? (CORE_BOUND_RUNNERS.has(runner) ? os.availableParallelism() : 1)
 

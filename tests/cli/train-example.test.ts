@@ -24,13 +24,13 @@ describe('study train --example (CLI)', () => {
     expect(summary.summary).toMatchObject({selected: 9, succeeded: 9, failed: 0})
     const manifest = JSON.parse(readFileSync(summary.manifest_path, 'utf8'))
     // example settings, with the user's --nepochs winning
-    expect(manifest.overrides).toEqual({nepochs: 3, n_groups: 64, model: {n_filters_scale: 1}})
+    expect(manifest.overrides).toEqual({nepochs: 3, n_groups: 32, model: {n_filters_scale: 1}})
     expect(manifest.skipped_count).toBe(0)
     for (const j of manifest.jobs) {
       expect(j.train_data_path.startsWith('data/phase_')).toBe(true)
       expect(existsSync(path.join(summary.artifact_root, j.train_data_path))).toBe(true)
       const call = JSON.parse(readFileSync(path.join(summary.artifact_root, j.artifact_dir, 'stub_call.json'), 'utf8'))
-      expect(call.config).toMatchObject({nepochs: 3, n_groups: 64, nphotons: j.dose})
+      expect(call.config).toMatchObject({nepochs: 3, n_groups: 32, nphotons: j.dose})
       expect(call.config.model).toMatchObject({n_filters_scale: 1, gridsize: j.gridsize, N: 64})
     }
   })
