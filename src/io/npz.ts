@@ -138,26 +138,37 @@ async function withZip<T>(file: string, fn: (zip: ZipReader) => Promise<T>): Pro
   }
 }
 
-async function planAll(zip: ZipReader): Promise<MemberPlan[]> {
-  const plans: MemberPlan[] = []
-  const keys = new Set<string>()
+/** The members by NPZ key (no I/O beyond the central directory); duplicate keys are an error. */
+function keyedEntries(zip: ZipReader): Map<string, ZipEntry> {
+  const byKey = new Map<string, ZipEntry>()
   for (const entry of zip.entries) {
     const key = memberKey(entry.name)
-    if (keys.has(key)) throw new ContractError(zip.file, key, `duplicate member: both '${key}' and '${key}.npy' exist`)
-    keys.add(key)
-    plans.push(await planMember(zip, entry))
+    if (byKey.has(key)) throw new ContractError(zip.file, key, `duplicate member: both '${key}' and '${key}.npy' exist`)
+    byKey.set(key, entry)
   }
+  return byKey
+}
+
+async function planAll(zip: ZipReader): Promise<MemberPlan[]> {
+  const plans: MemberPlan[] = []
+  for (const entry of keyedEntries(zip).values()) plans.push(await planMember(zip, entry))
   return plans
+}
+
+/** Plan one member by key (or zip name), reading only its header. */
+async function planOne(zip: ZipReader, name: string): Promise<MemberPlan> {
+  const byKey = keyedEntries(zip)
+  const entry = byKey.get(name) ?? byKey.get(memberKey(name))
+  if (!entry) {
+    const names = [...byKey.keys()]
+    throw new ContractError(zip.file, name, `member not found; members are: ${names.length > 0 ? names.join(', ') : '(none)'}`)
+  }
+  return planMember(zip, entry)
 }
 
 /** The members of an .npz file: names, dtypes, shapes, sizes, without reading array data. */
 export async function listNpz(file: string): Promise<NpzMemberInfo[]> {
   return withZip(file, async (zip) => (await planAll(zip)).map((p) => p.info))
-}
-
-function notFound(file: string, member: string, plans: MemberPlan[]): ContractError {
-  const names = plans.map((p) => p.info.name)
-  return new ContractError(file, member, `member not found; members are: ${names.length > 0 ? names.join(', ') : '(none)'}`)
 }
 
 function pickledError(file: string, member: string): NpyPickledError {
@@ -188,13 +199,15 @@ async function readPlanned(zip: ZipReader, plan: MemberPlan): Promise<NdArray> {
  */
 export async function readNpz(file: string, opts: ReadNpzOptions = {}): Promise<Record<string, NdArray>> {
   return withZip(file, async (zip) => {
-    const plans = await planAll(zip)
-    const byName = new Map(plans.map((p) => [p.info.name, p]))
-    const wanted = opts.members ?? plans.filter((p) => !p.info.pickled).map((p) => p.info.name)
     const out: Record<string, NdArray> = {}
-    for (const name of wanted) {
-      const plan = byName.get(name) ?? byName.get(name.endsWith('.npy') ? name.slice(0, -4) : name)
-      if (!plan) throw notFound(file, name, plans)
+    if (opts.members === undefined) {
+      for (const plan of await planAll(zip)) if (!plan.info.pickled) out[plan.info.name] = await readPlanned(zip, plan)
+      return out
+    }
+    // plan every requested member first, so a missing one fails before any data is read
+    const plans = []
+    for (const name of opts.members) plans.push(await planOne(zip, name))
+    for (const plan of plans) {
       if (plan.info.pickled) throw pickledError(file, plan.info.name)
       out[plan.info.name] = await readPlanned(zip, plan)
     }
@@ -227,9 +240,7 @@ export async function scanNpzMember(
   opts: {chunkBytes?: number} = {},
 ): Promise<NpzMemberInfo> {
   return withZip(file, async (zip) => {
-    const plans = await planAll(zip)
-    const plan = plans.find((p) => p.info.name === member)
-    if (!plan) throw notFound(file, member, plans)
+    const plan = await planOne(zip, member)
     if (plan.info.pickled) throw pickledError(file, member)
     const header = plan.header
     if (header === null || header.dtype.kind === 'U' || header.dtype.kind === 'S')
@@ -309,9 +320,8 @@ export function metadataArray(value: unknown): NdArray {
  */
 export async function readNpzMetadata(file: string, key: string = METADATA_KEY): Promise<NpzMetadata> {
   return withZip(file, async (zip) => {
-    const plans = await planAll(zip)
-    const plan = plans.find((p) => p.info.name === key)
-    if (!plan) return {kind: 'absent'}
+    if (!keyedEntries(zip).has(key)) return {kind: 'absent'}
+    const plan = await planOne(zip, key)
     if (plan.info.pickled) return {kind: 'pickled'}
     const arr = await readPlanned(zip, plan)
     let text: string
