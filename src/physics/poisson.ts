@@ -32,6 +32,8 @@ export function logFactorial(k: number): number {
 
 function sampleInversion(rng: Rng, lambda: number): number {
   const u = rng.next()
+  // squeeze: exp(-lambda) >= 1 - lambda, so u <= 1 - lambda already means k = 0 (same result, no exp)
+  if (u <= 1 - lambda) return 0
   let k = 0
   let p = Math.exp(-lambda)
   let cdf = p
