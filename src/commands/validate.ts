@@ -6,13 +6,13 @@ import {JobsFailedError, MissingInputError} from '../errors.js'
 
 export default class Validate extends BaseCommand {
   static override summary = 'Check NPZ datasets against the DATA-001 contract'
-  static override description = `Checks each file for the keys, dtypes and shapes the study needs (DATA-001), the
-OVERSAMPLING-001 rule when --gridsize > 1, non-finite or negative diffraction amplitudes, a probe that is not
-N x N or does not match the diffraction, and the normalisation heuristics (warnings only). Reads only headers
-and streams the diffraction values, so large files need little memory.
-
-Exit status: 0 all files pass (warnings allowed), 1 at least one file fails, 3 a file does not exist
-(the other files are still checked and reported).`
+  static override description =
+    'Checks each file for the keys, dtypes and shapes the study needs (DATA-001), the OVERSAMPLING-001 rule ' +
+    'when --gridsize > 1, non-finite or negative diffraction amplitudes, a probe that is not N x N or does not ' +
+    'match the diffraction, and the normalisation heuristics (warnings only). Reads only the NPZ headers and ' +
+    'streams the diffraction values, so large files need little memory.\n\n' +
+    'Exit status: 0 all files pass (warnings allowed); 1 at least one file fails; 3 a file does not exist ' +
+    '(the other files are still checked and reported); 2 bad flags.'
 
   static override examples = [
     '<%= config.bin %> validate phase_c/dose_1000/patched_train.npz phase_c/dose_1000/patched_test.npz',
