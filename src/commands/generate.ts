@@ -3,6 +3,7 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {UsageError} from '../errors.js'
 import {generateDoseSweep, type PhaseCManifest} from '../pipeline/generate.js'
 import {phaseCDefaults} from '../../studies/fly64_dose_overlap/generation.js'
 
@@ -38,7 +39,7 @@ By default it uses the built-in synthetic object and focused probe (N=64, 512 po
     const defaults = phaseCDefaults()
     const cwd = process.cwd()
     const doses = flags.dose?.map((d) => Number(d))
-    if (doses?.some((d) => !Number.isFinite(d))) this.error(`--dose must be a number, got ${flags.dose?.join(', ')}`, {exit: 2})
+    if (doses?.some((d) => !Number.isFinite(d))) throw new UsageError(`--dose must be a number, got ${flags.dose?.join(', ')}`)
     const outputRoot = path.resolve(cwd, flags['output-root'])
     const say = (msg: string): void => (flags.json ? this.logToStderr(msg) : this.log(msg))
     const result = await generateDoseSweep({
