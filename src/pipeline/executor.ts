@@ -280,7 +280,8 @@ async function executeInWorkers(
           continue
         }
         if (!child || child.exitCode !== null || child.signalCode !== null) {
-          child = fork(workerPath, [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: []})
+          // a worker's stdout goes to our stderr: stdout stays ours (ordered job lines, --json)
+          child = fork(workerPath, [], {stdio: ['ignore', 2, 2, 'ipc'], execArgv: []})
         }
         options.onStart?.(entry)
         const startedAt = nowIso()
