@@ -17,6 +17,7 @@ import {digestFile} from '../io/hash.js'
 import {type NdArray, toFloat64} from '../io/ndarray.js'
 import {metadataArray, readNpz, readNpzMetadata, writeNpz} from '../io/npz.js'
 import {toPosixRelative} from '../io/paths.js'
+import {validateNpzFile} from '../data/dataset-contract.js'
 import {filterDatasetByMask} from '../overlap/filter-dataset.js'
 import {computeOverlapMetrics, coordsFrom, METRICS_VERSION, subsampleImages} from '../overlap/metrics.js'
 import {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
@@ -108,6 +109,8 @@ export interface OverlapOptions {
   commandLine?: string[]
   toolVersion?: string
   onProgress?: (message: string) => void
+  /** the DATA-001 check of each written view file (default validateNpzFile, with the view's gridsize and K) */
+  validate?: typeof validateNpzFile
 }
 
 export interface OverlapResult {
@@ -252,6 +255,11 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
         }
         const out = path.join(viewDir, `${view.name}_${split}.npz`)
         await writeNpz(out, {...filtered, _metadata: metadataArray(metadata)}, {compress})
+        const report = await (opts.validate ?? validateNpzFile)(out, {gridsize: view.gridsize, neighborCount: view.neighbor_count})
+        const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+        if (report.status !== 'ok' || errors.length > 0) {
+          throw new ContractError(out, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
+        }
         await writeJsonAtomic(path.join(viewDir, `${split}_metrics.json`), dict)
         metrics[split] = dict
         written[split] = out
