@@ -4,7 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {inferPatchSize, patchSizeFromHeaders} from '../../src/pipeline/patch-size.js'
-import {hasNumpy, numpyNpz, studyArrays, tempDir, writeFixtureNpz} from './fixtures.js'
+import {hasNumpy, numpyNpzMany, studyArrays, tempDir, writeFixtureNpz} from './fixtures.js'
 
 describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
   const dir = tempDir()
@@ -12,11 +12,16 @@ describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
   it.skipIf(!hasNumpy)('reads N from numpy-written files, compressed and stored, by the reference order', async () => {
     for (const compressed of [true, false]) {
       const f = (n: string) => path.join(dir, `${n}-${compressed}.npz`)
-      numpyNpz(f('diff'), {diffraction: 'np.random.rand(10,64,48).astype(np.float32)', probeGuess: 'np.zeros((128,128),np.complex128)'}, compressed)
-      numpyNpz(f('diff3d'), {diff3d: 'np.zeros((5,32,32),np.float32)', probeGuess: 'np.zeros((128,128),np.complex64)'}, compressed)
-      numpyNpz(f('probe'), {probeGuess: 'np.zeros((128,128),np.complex128)', xcoords: 'np.arange(3.0)'}, compressed)
-      numpyNpz(f('flat'), {diffraction: 'np.zeros((64,64),np.float32)', probeGuess: 'np.zeros((256,256),np.complex64)'}, compressed)
-      numpyNpz(f('none'), {xcoords: 'np.arange(3.0)'}, compressed)
+      numpyNpzMany(
+        {
+          [f('diff')]: {diffraction: 'np.random.rand(10,64,48).astype(np.float32)', probeGuess: 'np.zeros((128,128),np.complex128)'},
+          [f('diff3d')]: {diff3d: 'np.zeros((5,32,32),np.float32)', probeGuess: 'np.zeros((128,128),np.complex64)'},
+          [f('probe')]: {probeGuess: 'np.zeros((128,128),np.complex128)', xcoords: 'np.arange(3.0)'},
+          [f('flat')]: {diffraction: 'np.zeros((64,64),np.float32)', probeGuess: 'np.zeros((256,256),np.complex64)'},
+          [f('none')]: {xcoords: 'np.arange(3.0)'},
+        },
+        compressed,
+      )
       expect(await inferPatchSize(f('diff'))).toBe(64) // shape[1], not shape[2]
       expect(await inferPatchSize(f('diff3d'))).toBe(32)
       expect(await inferPatchSize(f('probe'))).toBe(128)
