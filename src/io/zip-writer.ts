@@ -39,18 +39,28 @@ interface Written {
   zip64: boolean
 }
 
+const SLICE = 4 << 20
 /** Members larger than this get zip64 records (their deflated size could pass 4 GiB). */
 const ZIP64_FROM = 0xf0000000
 /** Members larger than this are deflated as a stream straight to the file (no concatenated copy in memory). */
 const STREAM_DEFLATE_FROM = 1 << 20
 
 /** Deflate parts (in 1 MiB slices, no copies) on zlib's thread pool, writing output as it comes. */
-async function deflateStreaming(parts: Uint8Array[], level: number, write: (b: Uint8Array) => Promise<void>): Promise<void> {
+async function deflateStreaming(
+  parts: Uint8Array[],
+  level: number,
+  write: (b: Uint8Array) => Promise<void>,
+  addCrc: (b: Uint8Array) => void,
+): Promise<void> {
   const deflater = createDeflateRaw({level, chunkSize: 1 << 20})
   const feed = (async () => {
     for (const part of parts)
-      for (let o = 0; o < part.length; o += 1 << 20)
-        if (!deflater.write(part.subarray(o, Math.min(part.length, o + (1 << 20))))) await once(deflater, 'drain')
+      for (let o = 0; o < part.length; o += 1 << 20) {
+        const slice = part.subarray(o, Math.min(part.length, o + (1 << 20)))
+        const more = deflater.write(slice)
+        addCrc(slice) // on this thread while zlib deflates on its pool
+        if (!more) await once(deflater, 'drain')
+      }
     deflater.end()
   })()
   feed.catch(() => {})
@@ -85,10 +95,10 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
     for (const m of members) {
       let crc = 0
       let usize = 0
-      for (const part of m.parts) {
-        // (node's crc32 returns 0 for a view on a zero-length ArrayBuffer, whatever the running value)
-        if (part.length > 0) crc = crc32(part, crc)
-        usize += part.length
+      for (const part of m.parts) usize += part.length
+      // (node's crc32 returns 0 for a view on a zero-length ArrayBuffer, whatever the running value)
+      const addCrc = (bytes: Uint8Array) => {
+        if (bytes.length > 0) crc = crc32(bytes, crc)
       }
       const method = compress ? 8 : 0
       const name = Buffer.from(m.name, 'utf8')
@@ -106,7 +116,7 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
       lh.writeUInt16LE(method, 8)
       lh.writeUInt16LE(DOS_TIME, 10)
       lh.writeUInt16LE(DOS_DATE, 12)
-      lh.writeUInt32LE(crc >>> 0, 14)
+      lh.writeUInt32LE(0, 14) // CRC-32: patched below, computed while the data is written
       lh.writeUInt32LE(zip64 ? LIMIT32 : usize, 18) // compressed size: patched below when deflating
       lh.writeUInt32LE(zip64 ? LIMIT32 : usize, 22)
       lh.writeUInt16LE(name.length, 26)
@@ -125,15 +135,28 @@ export async function writeZipAtomic(target: string, members: ZipMemberInput[], 
         const dataStart = pos
         if (usize <= STREAM_DEFLATE_FROM) {
           const joined = m.parts.length === 1 ? m.parts[0]! : Buffer.concat(m.parts)
+          addCrc(joined)
           await write(deflateRawSync(joined, {level: opts.level ?? 6}))
-        } else await deflateStreaming(m.parts, opts.level ?? 6, write)
+        } else await deflateStreaming(m.parts, opts.level ?? 6, write, addCrc)
         csize = pos - dataStart
         if (!zip64 && csize >= LIMIT32) throw new Error(`internal: member ${m.name} deflated to ${csize} bytes without zip64`)
         const patch = Buffer.alloc(zip64 ? 8 : 4)
         if (zip64) patch.writeBigUInt64LE(BigInt(csize))
         else patch.writeUInt32LE(csize)
         await writeAt(patch, zip64 ? offset + 30 + name.length + 12 : offset + 18)
-      } else for (const d of m.parts) await write(d)
+      } else {
+        // stored: write 4 MiB slices, computing the CRC of each while it is being written
+        for (const part of m.parts)
+          for (let o = 0; o < part.length; o += SLICE) {
+            const slice = part.subarray(o, Math.min(part.length, o + SLICE))
+            const pending = write(slice)
+            addCrc(slice)
+            await pending
+          }
+      }
+      const crcBytes = Buffer.alloc(4)
+      crcBytes.writeUInt32LE(crc >>> 0)
+      await writeAt(crcBytes, offset + 14)
       written.push({name, utf8, method, crc: crc >>> 0, csize, usize, offset, zip64})
     }
     // central directory
