@@ -38,7 +38,8 @@ export async function run(): Promise<void> {
   console.log(`training step, batch ${BATCH}, n_filters_scale 2; ${steps} timed steps after 1 warm-up; ${cpus().length} cores`)
   if (!backends.includes('cpu')) console.log('(cpu backend not timed by default: 20-30x slower than wasm; STUDY_BENCH_BACKENDS=wasm,cpu to add it)')
   if (!findNativePackage()) console.log('(tensorflow backend: @tensorflow/tfjs-node[-gpu] not installed here)')
-  console.log('backend     N    gs  params     GFLOP/pattern  ms/step   patterns/s  peak RSS MiB')
+  console.log('(wall = elapsed time; cpu = this process\'s CPU time, the better figure on a busy machine)')
+  console.log('backend     N    gs  params     GFLOP/pattern  wall ms/step  patterns/s  cpu ms/step  patterns/s(cpu)  peak RSS MiB')
   for (const backend of backends) {
     const used = await ensureBackend(backend)
     for (const c of CASES) {
@@ -62,19 +63,24 @@ export async function run(): Promise<void> {
       const before = tf.memory().numTensors
       await trainStep(model, vars, adam, batch, {nll_weight: 1, mae_weight: 0})
       const times: number[] = []
+      const cpuTimes: number[] = []
       for (let i = 0; i < steps; i++) {
         const t0 = performance.now()
+        const c0 = process.cpuUsage()
         await trainStep(model, vars, adam, batch, {nll_weight: 1, mae_weight: 0})
+        const dc = process.cpuUsage(c0)
         times.push(performance.now() - t0)
+        cpuTimes.push((dc.user + dc.system) / 1000)
       }
       const leaked = tf.memory().numTensors - before
       adam.dispose()
       model.dispose()
       const ms = median(times)
+      const cpuMs = median(cpuTimes)
       const flops = flopsPerPattern(N, C)
       const rss = process.resourceUsage().maxRSS / 1024
       console.log(
-        `${used.padEnd(10)}  ${String(N).padEnd(4)} ${String(c.gridsize).padEnd(3)} ${String(parameterCount(spec)).padEnd(10)} ${(flops / 1e9).toFixed(2).padEnd(14)} ${ms.toFixed(0).padStart(7)}   ${((BATCH / ms) * 1000).toFixed(2).padStart(9)}   ${rss.toFixed(0).padStart(8)}${leaked ? `  (LEAK ${leaked} tensors)` : ''}  [steps ms: ${times.map((t) => t.toFixed(0)).join(', ')}]`,
+        `${used.padEnd(10)}  ${String(N).padEnd(4)} ${String(c.gridsize).padEnd(3)} ${String(parameterCount(spec)).padEnd(10)} ${(flops / 1e9).toFixed(2).padEnd(14)} ${ms.toFixed(0).padStart(12)}  ${((BATCH / ms) * 1000).toFixed(2).padStart(10)}  ${cpuMs.toFixed(0).padStart(11)}  ${((BATCH / cpuMs) * 1000).toFixed(2).padStart(15)}  ${rss.toFixed(0).padStart(12)}${leaked ? `  (LEAK ${leaked} tensors)` : ''}`,
       )
     }
   }
