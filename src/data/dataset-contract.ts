@@ -439,7 +439,7 @@ export async function validateNpzFile(file: string, opts: ValidateFileOptions = 
   const diff = headers.diffraction
   const probe = headers.probeGuess
   report.n_images = diff && diff.shape.length >= 1 ? diff.shape[0]! : null
-  report.N = probe && probe.shape.length === 2 ? probe.shape[0]! : diff && diff.shape.length === 3 ? diff.shape[1]! : null
+  report.N = probe && probe.shape.length === 2 && probe.shape[0] === probe.shape[1] ? probe.shape[0]! : diff && diff.shape.length === 3 ? diff.shape[1]! : null
 
   const checked = new Set<string>()
   if (diff && /^<f[48]$/.test(diff.dtype)) {
