@@ -7,6 +7,7 @@
  *   STUDY_STUB_FAIL        comma-separated job patterns that fail (see jobMatches)
  *   STUDY_STUB_FAIL_MODE   'report' (default: return status failed) or 'throw'
  *   STUDY_STUB_DELAY_MS    milliseconds each job takes
+ *   STUDY_STUB_CRASH       job patterns whose worker process dies mid-job (exit 17; in the main process: throws)
  */
 import {appendFile} from 'node:fs/promises'
 import path from 'node:path'
@@ -24,6 +25,8 @@ export interface StubRunnerOptions {
   failMode?: 'report' | 'throw'
   /** time each job takes */
   delayMs?: number
+  /** job patterns whose process dies mid-job (only in a worker process; in the main process it throws) */
+  crash?: readonly string[]
   /** every call is pushed here (in-process tests) */
   calls?: RunnerContext[]
 }
@@ -54,7 +57,11 @@ export function stubOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StubRu
     .filter(Boolean)
   const mode = env.STUDY_STUB_FAIL_MODE === 'throw' ? 'throw' : 'report'
   const delay = Number(env.STUDY_STUB_DELAY_MS ?? 0)
-  return {fail, failMode: mode, delayMs: Number.isFinite(delay) && delay > 0 ? delay : 0}
+  const crash = (env.STUDY_STUB_CRASH ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  return {fail, failMode: mode, delayMs: Number.isFinite(delay) && delay > 0 ? delay : 0, ...(crash.length ? {crash} : {})}
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -94,6 +101,10 @@ export function createStubRunner(options: StubRunnerOptions = {}): Runner {
     await writeJsonAtomic(path.join(job.artifactDir, STUB_CALL_RECORD), record)
     await appendFile(ctx.logPath, `stub runner: ${job.view} dose=${job.dose} gridsize=${job.gridsize} backend=${ctx.backend} seed=${ctx.seed}\n`)
     if (options.delayMs) await sleep(options.delayMs, ctx.signal)
+    if (options.crash?.some((p) => jobMatches(job, p))) {
+      if (process.send) process.exit(17) // a worker process: simulate a crash (out of memory, segfault, ...)
+      throw new Error('stub crash requested outside a worker process')
+    }
 
     if (options.fail?.some((p) => jobMatches(job, p))) {
       const error = `stub failure requested for ${job.view}@${job.dose}/gs${job.gridsize}`

@@ -119,6 +119,17 @@ describe('study train (CLI)', () => {
     expect(lines(b.stdout)).toEqual(lines(a.stdout))
   })
 
+  it('--jobs 2: a worker process that dies mid-job fails that job only; the study goes on', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const r = study([...roots, '--runner', 'stub', '--nepochs', '1', '--jobs', '2'], {cwd: t.base, env: {STUDY_STUB_CRASH: 'dense@10000'}})
+    expect(r.code).toBe(EXIT.failed)
+    const m = readJson(path.join(t.artifacts, 'training_manifest.json'))
+    expect(m.summary).toMatchObject({succeeded: 8, failed: 1})
+    const failed = m.jobs.find((j: {status: string}) => j.status === 'failed')
+    expect(failed).toMatchObject({view: 'dense', dose: 10000, error: 'worker process ended (exit code 17) while running the job'})
+    expect(readFileSync(path.join(t.artifacts, failed.log_path), 'utf8')).toMatch(/Job failed: worker process ended/)
+  })
+
   it('command runner from the CLI: template with placeholders, legacy params beside each job', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
     const script = path.join(t.base, 'trainer.mjs')
