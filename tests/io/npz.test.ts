@@ -329,6 +329,27 @@ describe('corrupt, truncated and malicious files', () => {
     await expectContract(zip.read(zip.entries[0]!), g, 'x', /corrupt deflate data|inflates to/)
     await zip.close()
   }, FAST)
+  it('a non-.npy member comes back as raw bytes (numpy returns bytes), and corrupt members do not block others', async () => {
+    const f = path.join(dir, 'mixed.npz')
+    await writeZipAtomic(f, [
+      {name: 'x.npy', parts: [npyHeaderBytes('<f8', [1]), new Uint8Array(new Float64Array([2.5]).buffer)]},
+      {name: 'notes.txt', parts: [new TextEncoder().encode('hello')]},
+      {name: 'broken.npy', parts: [new TextEncoder().encode('garbage')]},
+    ])
+    expect(Array.from((await readNpz(f, {members: ['notes.txt']}))['notes.txt']!.data as Uint8Array)).toEqual([104, 101, 108, 108, 111])
+    expect(Array.from((await readNpz(f, {members: ['x']})).x!.data as Float64Array)).toEqual([2.5])
+    await expectContract(listNpz(f), f, 'broken', /bad magic/)
+  }, FAST)
+  it('a central directory pointing at a bad local header, and an entry count that cannot fit', async () => {
+    const bad = Buffer.from(good)
+    bad.writeUInt32LE(0xdeadbeef, 0) // first local header signature
+    const f = put('badlocal.npz', bad)
+    await expectContract(readNpz(f), f, 'AAAA', /bad local file header/)
+    const many = Buffer.from(good)
+    many.writeUInt16LE(60000, many.length - 22 + 10)
+    const g = put('count.npz', many)
+    await expectContract(listNpz(g), g, undefined, /60000 entries cannot fit/)
+  }, FAST)
   it('a pickled member is listed, skipped by default, and explained when asked for', async () => {
     const f = path.join(dir, 'pickle.npz')
     const hdr = Buffer.from("\x93NUMPY\x01\x00\x76\x00{'descr': '|O', 'fortran_order': False, 'shape': (), }".padEnd(127, ' ') + '\n', 'latin1')
