@@ -154,13 +154,15 @@ const execFileAsync = promisify(execFile)
 /** commit and dirty flag of the git checkout at `cwd`, or null when it is not one (or git is absent) */
 export async function gitState(cwd: string): Promise<{commit: string; dirty: boolean} | null> {
   try {
-    const [head, status] = await Promise.all([
-      execFileAsync('git', ['-C', cwd, 'rev-parse', 'HEAD'], {timeout: 5000}),
-      execFileAsync('git', ['-C', cwd, 'status', '--porcelain'], {timeout: 5000, maxBuffer: 64 * 1024 * 1024}),
-    ])
-    const commit = head.stdout.trim()
-    if (!/^[0-9a-f]{40,64}$/.test(commit)) return null
-    return {commit, dirty: status.stdout.trim().length > 0}
+    // one process: porcelain v2 gives the commit ('# branch.oid') and one line per changed/untracked file
+    const {stdout} = await execFileAsync('git', ['-C', cwd, 'status', '--porcelain=v2', '--branch'], {
+      timeout: 5000,
+      maxBuffer: 64 * 1024 * 1024,
+    })
+    const lines = stdout.split('\n').filter(Boolean)
+    const commit = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(stdout)?.[1]
+    if (!commit) return null
+    return {commit, dirty: lines.some((l) => !l.startsWith('#'))}
   } catch {
     return null
   }

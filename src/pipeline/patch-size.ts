@@ -1,10 +1,8 @@
 /**
  * Patch size N of a training NPZ, from member headers only (spec §6.3 `_infer_patch_size`):
  * diffraction.shape[1] (3-D), then diff3d.shape[1] (3-D), then probeGuess.shape[0]; anything else -> 64.
- * Only the NPZ headers are read (listNpz), never the arrays.
+ * Only the NPZ headers are read (listNpz, imported lazily), never the arrays.
  */
-import {listNpz} from '../io/npz.js'
-
 export const DEFAULT_PATCH_SIZE = 64
 
 /** N from member shapes, in the reference's order of preference. */
@@ -22,6 +20,8 @@ export function patchSizeFromHeaders(headers: readonly {name: string; shape: num
 /** Patch size N of a training NPZ; 64 when it cannot be read (as the reference). */
 export async function inferPatchSize(file: string): Promise<number> {
   try {
+    // loaded on first use: a dry run never reads an NPZ and does not pay for the NPZ reader's import
+    const {listNpz} = await import('../io/npz.js')
     return patchSizeFromHeaders(await listNpz(file)) ?? DEFAULT_PATCH_SIZE
   } catch {
     return DEFAULT_PATCH_SIZE
