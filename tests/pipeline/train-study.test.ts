@@ -205,6 +205,14 @@ describe('trainStudy failures', () => {
     }
   })
 
+  it('--strict: a missing phase D view is a MissingInputError (exit 3) instead of a skip; nothing written', async () => {
+    const tree = makeStudyTree(tempDir(), {missing: ['dose_1000/sparse']})
+    const err = await trainStudy(input(tree, {strict: true, dryRun: true})).catch((e: unknown) => e)
+    expect((err as {exitCode?: number}).exitCode).toBe(EXIT.missingInput)
+    expect((err as Error).message).toMatch(/^Training dataset not found: .*dose_1000\/sparse\/train\.npz$/)
+    expect(existsSync(tree.artifacts)).toBe(false)
+  })
+
   it('invalid training options fail before any job with a ContractError naming the field', async () => {
     const tree = makeStudyTree(tempDir())
     const err = await trainStudy(input(tree, {overrides: {batch_size: 3}})).catch((e: unknown) => e)
