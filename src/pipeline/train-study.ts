@@ -13,6 +13,7 @@ import {executePlan, nowIso} from './executor.js'
 import type {JobOutcome} from './executor.js'
 import type {TrainingFilters} from './filters.js'
 import {formatDoseE} from './format.js'
+import {lockArtifactRoot} from './lock.js'
 import {MANIFEST_SCHEMA_VERSION, gitState, relToRoot, toolVersion, writeTrainingManifest} from './manifest.js'
 import type {ManifestJob, TrainingManifest, WrittenManifest} from './manifest.js'
 import {planTraining, selectedEntries} from './plan.js'
@@ -102,7 +103,22 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
   for (const f of plan.unmatchedFilters) input.log?.(`warning: ${f} matched no job`)
   const artifactRoot = plan.roots.artifact.resolved
   await mkdir(artifactRoot, {recursive: true})
+  const unlock = await lockArtifactRoot(artifactRoot)
+  try {
+    return await applyPlan(input, plan, startedAt, gitPromise)
+  } finally {
+    await unlock()
+  }
+}
 
+async function applyPlan(
+  input: TrainStudyInput,
+  plan: TrainingPlan,
+  startedAt: string,
+  gitPromise: Promise<{commit: string; dirty: boolean} | null>,
+): Promise<TrainStudyResult> {
+  const dryRun = input.dryRun ?? false
+  const artifactRoot = plan.roots.artifact.resolved
   const entries = selectedEntries(plan)
 
   // inputs as trained: sha256 and size of every input NPZ (real runs only), each file hashed once

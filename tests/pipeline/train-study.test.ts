@@ -269,6 +269,23 @@ describe('trainStudy reruns', () => {
   })
 })
 
+describe('artifact root lock', () => {
+  it('a second concurrent run on the same artifact root is refused; a stale lock is taken over; the lock is released', async () => {
+    const tree = makeStudyTree(tempDir())
+    const first = trainStudy(input(tree, {filters: {dose: [1000]}, runnerInstance: createStubRunner({delayMs: 300})}))
+    await new Promise((r) => setTimeout(r, 100))
+    const err = await trainStudy(input(tree, {filters: {dose: [10000]}, runnerInstance: createStubRunner()})).catch((e: unknown) => e)
+    expect((err as Error).message).toMatch(/another 'study train' \(pid \d+\) is using/)
+    expect((err as {exitCode: number}).exitCode).toBe(EXIT.usage)
+    expect((await first).failed).toBe(0)
+    expect(existsSync(path.join(tree.artifacts, '.study-train.lock'))).toBe(false)
+    writeFileSync(path.join(tree.artifacts, '.study-train.lock'), '999999999\n') // a process that does not exist
+    const r = await trainStudy(input(tree, {filters: {dose: [10000]}, runnerInstance: createStubRunner()}))
+    expect(r.failed).toBe(0)
+    expect(existsSync(path.join(tree.artifacts, '.study-train.lock'))).toBe(false)
+  })
+})
+
 describe('path safety', () => {
   it('roots with spaces, unicode and .. segments, given relative to cwd, and symlinked roots', async () => {
     const base = tempDir()
