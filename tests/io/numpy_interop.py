@@ -45,6 +45,7 @@ def arrays():
     a['be_U'] = np.array(['big', 'endian é'], dtype='>U8')
     a['be_fortran_f8'] = np.asfortranarray(rng.standard_normal((2, 3))).astype('>f8', order='F')
     a['empty'] = np.zeros((0, 3), dtype=np.float32)
+    a['ünïcode_këy'] = np.arange(3, dtype=np.int32)  # a non-ASCII member name (zip UTF-8 flag)
     return a
 
 
