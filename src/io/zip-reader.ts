@@ -5,9 +5,10 @@
  * being read.
  *
  * Why not yauzl: we need (1) positioned reads straight into a fresh buffer so numeric members become typed
- * array views without copies, (2) one-shot native inflate with a hard output cap, (3) CRC checks (yauzl does
- * not check them) and (4) partial inflate of the first bytes of a member for headers. Those are the
- * throughput and safety requirements of the study's NPZ I/O; the zip structures involved are small.
+ * array views without copies, (2) native inflate into one buffer of exactly the declared size (zero-copy,
+ * memory = the member, a hard cap one byte past it), (3) CRC checks (yauzl does not check them) and (4) partial
+ * inflate of the first bytes of a member for .npy headers. Those are the throughput, memory and safety
+ * requirements of the study's NPZ I/O; the zip structures involved are small.
  */
 import {open, type FileHandle} from 'node:fs/promises'
 import {constants as zlibConstants, crc32, createInflateRaw, inflateRawSync} from 'node:zlib'
@@ -256,7 +257,7 @@ export class ZipReader {
    */
   async read(entry: ZipEntry): Promise<Uint8Array> {
     const usize = entry.uncompressedSize
-    if (usize > MAX_MEMBER_BYTES)
+    if (usize >= MAX_MEMBER_BYTES)
       throw this.err(entry, `member of ${usize} bytes is larger than one buffer can hold (${MAX_MEMBER_BYTES})`)
     const start = await this.dataOffset(entry)
     let out: Uint8Array
