@@ -166,6 +166,20 @@ export async function findResumePoint(jobDir: string, fingerprint: string): Prom
   return {notes}
 }
 
+/** Remove temp files left by a write that was killed before its rename (they are never valid checkpoints). */
+export async function removeStaleTemps(jobDir: string): Promise<string[]> {
+  const dir = path.join(jobDir, CHECKPOINT_DIR)
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return []
+  }
+  const stale = names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))
+  for (const n of stale) await rm(path.join(dir, n), {force: true})
+  return stale
+}
+
 /** Remove every checkpoint of a job (used when a job starts fresh over mismatched ones). */
 export async function clearCheckpoints(jobDir: string): Promise<void> {
   for (const f of await listCheckpointFiles(jobDir)) await rm(f, {force: true})

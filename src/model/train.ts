@@ -16,10 +16,12 @@ import {Adam} from './adam.js'
 import type {ModelSpec} from './architecture.js'
 import {EarlyStopping, ReduceLROnPlateau} from './callbacks.js'
 import {
+  CHECKPOINT_DIR,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   findResumePoint,
   listCheckpointFiles,
+  removeStaleTemps,
   writeCheckpoint,
   type CheckpointState,
   type NamedArray,
@@ -209,6 +211,7 @@ export async function trainPtychoPinn(opts: TrainOptions): Promise<TrainResult> 
   let checkpointPath: string | null = null
 
   try {
+    for (const t of await removeStaleTemps(jobDir)) log(`Removed the partial checkpoint write ${CHECKPOINT_DIR}/${t}`)
     if (opts.resume !== false) {
       const {checkpoint, notes} = await findResumePoint(jobDir, fingerprint)
       for (const n of notes) log(n)

@@ -57,9 +57,8 @@ export function smoothField(H: number, W: number, seed: number, passes = 4, radi
 }
 
 /** A Gaussian probe with a weak quadratic phase, interleaved complex (N, N). */
-export function gaussianProbe(N: number): Float32Array {
+export function gaussianProbe(N: number, sigma = N / 7): Float32Array {
   const p = new Float32Array(2 * N * N)
-  const sigma = N / 7
   for (let y = 0; y < N; y++)
     for (let x = 0; x < N; x++) {
       const r2 = (y - N / 2) ** 2 + (x - N / 2) ** 2
@@ -86,7 +85,7 @@ export interface SyntheticScan {
 }
 
 /** A smooth random object scanned at n integer positions, diffraction by the far-field forward model. */
-export function syntheticScan(N: number, n: number, seed: number, H = 2 * N, W = 2 * N): SyntheticScan {
+export function syntheticScan(N: number, n: number, seed: number, H = 2 * N, W = 2 * N, probeSigma = N / 7): SyntheticScan {
   const amp = smoothField(H, W, seed)
   const ph = smoothField(H, W, seed + 1)
   const object = new Float32Array(2 * H * W)
@@ -96,7 +95,7 @@ export function syntheticScan(N: number, n: number, seed: number, H = 2 * N, W =
     object[2 * i] = a * Math.cos(p)
     object[2 * i + 1] = a * Math.sin(p)
   }
-  const probe = gaussianProbe(N)
+  const probe = gaussianProbe(N, probeSigma)
   const rng = createRng(seed + 2)
   const xcoords = new Float64Array(n)
   const ycoords = new Float64Array(n)

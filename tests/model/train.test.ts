@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, readdir, rm, truncate} from 'node:fs/promises'
+import {mkdtemp, readFile, readdir, rm, truncate, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -120,10 +120,13 @@ describe('training a tiny PtychoPINN (N=64, n_filters_scale 1, 24 synthetic grou
     const jobDir = path.join(root, 'fresh')
     const newest = (await listCheckpointFiles(jobDir))[0]
     await truncate(newest, 1000)
+    // and a write that was killed before its rename
+    await writeFile(path.join(jobDir, 'checkpoints', '.epoch-0004.ckpt.zip.999.abcd.tmp'), 'partial')
     const lines: string[] = []
     const r = await trainPtychoPinn(options(jobDir, {log: (l) => lines.push(l)}))
     r.model.dispose()
     expect(lines.some((l) => /Checkpoint checkpoints\/epoch-0003\.ckpt\.zip is corrupt or partial/.test(l))).toBe(true)
+    expect(lines).toContain('Removed the partial checkpoint write checkpoints/.epoch-0004.ckpt.zip.999.abcd.tmp')
     expect(r.resumedFromEpoch).toBe(2)
     expect(r.epochsCompleted).toBe(NEPOCHS)
     expect(Math.abs(r.history.loss[2] - reference.loss[2])).toBeLessThan(1e-5 * Math.abs(reference.loss[2]))
