@@ -97,7 +97,6 @@ export async function planStudyTraining(input: TrainStudyInput): Promise<Trainin
 
 export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResult> {
   const startedAt = nowIso()
-  const dryRun = input.dryRun ?? false
   const gitPromise = gitState(input.cwd)
   const plan = await planStudyTraining(input)
   for (const f of plan.unmatchedFilters) input.log?.(`warning: ${f} matched no job`)
