@@ -33,5 +33,5 @@ describe('study train --example (CLI)', () => {
       expect(call.config).toMatchObject({nepochs: 3, n_groups: 32, nphotons: j.dose})
       expect(call.config.model).toMatchObject({n_filters_scale: 1, gridsize: j.gridsize, N: 64})
     }
-  })
+  }, 600_000)
 })

@@ -42,7 +42,7 @@ describe('study train (CLI)', () => {
     expect(manifest.command_line).toEqual(['study', 'train', ...roots, '--dry-run', '--json'])
     expect(manifest.artifact_root).toBe('artifacts')
     expect(readFileSync(path.join(tree.artifacts, 'dose_1000/dense/gs2/train.log'), 'utf8')).toMatch(/^DRY RUN: dense dose=1000 gridsize=2\n/)
-  })
+  }, 180_000)
 
   it('filters: 9 / 3 / 3 / 6 jobs and repeatable combinations', () => {
     const cases: [string[], number][] = [
@@ -58,7 +58,7 @@ describe('study train (CLI)', () => {
       expect(r.code, r.stderr).toBe(0)
       expect(JSON.parse(r.stdout).jobs, filters.join(' ')).toHaveLength(n)
     }
-  })
+  }, 180_000)
 
   it('no match: exit 5, the message names the filters and what exists, no manifest', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -67,7 +67,7 @@ describe('study train (CLI)', () => {
     expect(r.stderr).toContain('No jobs match the specified filters: --view dense --gridsize 1')
     expect(r.stderr).toContain('--view baseline, dense, sparse')
     expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
-  })
+  }, 180_000)
 
   it('usage and contract errors: missing roots exit 2, a bad training option exit 4 naming the field', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -79,7 +79,7 @@ describe('study train (CLI)', () => {
     expect(bad.stderr).toMatch(/batch_size must be a positive power of 2/)
     const unknownRunner = study([...roots, '--runner', 'nope'], {cwd: t.base})
     expect(unknownRunner.code).toBe(2)
-  })
+  }, 180_000)
 
   it('stub runner, one job failing: exit 1, the others run, manifest records the error, bundle lines on stdout', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -99,7 +99,7 @@ describe('study train (CLI)', () => {
     expect(again.code, again.stderr).toBe(0)
     const s = JSON.parse(again.stdout)
     expect(s.summary).toMatchObject({succeeded: 1, complete: 8, failed: 0})
-  })
+  }, 180_000)
 
   it('--jobs 2 gives the same manifest as a sequential run (apart from times)', () => {
     const strip = (m: {jobs: Record<string, unknown>[]}) =>
@@ -117,7 +117,7 @@ describe('study train (CLI)', () => {
     // stdout lines in the same (plan) order
     const lines = (s: string) => s.split('\n').filter((l) => l.includes('→') || l.startsWith('✓') || l.startsWith('✗')).map((l) => l.replace(/\(\d+\.\d s\)/, ''))
     expect(lines(b.stdout)).toEqual(lines(a.stdout))
-  })
+  }, 180_000)
 
   it('--jobs 2: a worker process that dies mid-job fails that job only; the study goes on', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -128,7 +128,7 @@ describe('study train (CLI)', () => {
     const failed = m.jobs.find((j: {status: string}) => j.status === 'failed')
     expect(failed).toMatchObject({view: 'dense', dose: 10000, error: 'worker process ended (exit code 17) while running the job'})
     expect(readFileSync(path.join(t.artifacts, failed.log_path), 'utf8')).toMatch(/Job failed: worker process ended/)
-  })
+  }, 180_000)
 
   it('command runner from the CLI: template with placeholders, legacy params beside each job', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -151,7 +151,7 @@ console.log('trained', p.gridsize)
     expect(readFileSync(path.join(t.artifacts, 'dose_1000/dense/gs2/wts.h5.zip'), 'utf8')).toBe('N=64 gridsize=2 nphotons=1000')
     expect(readJson(path.join(t.artifacts, 'dose_1000/baseline/gs1/params.json'))['object.big']).toBe(true)
     expect(readFileSync(path.join(t.artifacts, 'dose_1000/dense/gs2/train.log'), 'utf8')).toMatch(/trained 2/)
-  })
+  }, 180_000)
 
   it('paths with spaces and unicode, relative to the working directory', () => {
     const base = tempDir('study-cli-')
@@ -169,7 +169,7 @@ console.log('trained', p.gridsize)
       expect(existsSync(path.join(out, j.artifact_dir, 'wts.h5.zip'))).toBe(true)
     }
     expect(t.base).toContain('données')
-  })
+  }, 180_000)
 
   it('a dry run never imports TensorFlow.js (or the tfjs runner)', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
@@ -188,7 +188,7 @@ console.log('trained', p.gridsize)
     const r = study([...roots, '--dry-run', '--runner', 'tfjs'], {cwd: t.base, env: {NODE_OPTIONS: `--import ${register}`}})
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).not.toMatch(/tfjs imported/)
-  })
+  }, 180_000)
 
   it('Ctrl-C: the running jobs stop, the manifest records finished and interrupted jobs, exit 130; a rerun continues', async () => {
     for (const jobs of ['1', '2']) {
@@ -223,5 +223,5 @@ console.log('trained', p.gridsize)
       expect(s.complete).toBe(m.summary.succeeded)
       expect(s.succeeded).toBe(m.summary.interrupted)
     }
-  })
+  }, 180_000)
 })
