@@ -442,6 +442,13 @@ export async function validateNpzFile(file: string, opts: ValidateFileOptions = 
   report.N = probe && probe.shape.length === 2 && probe.shape[0] === probe.shape[1] ? probe.shape[0]! : diff && diff.shape.length === 3 ? diff.shape[1]! : null
 
   const checked = new Set<string>()
+  for (const m of members.filter((x) => x.unsupported !== undefined))
+    report.findings.push({
+      level: 'warning',
+      field: m.name,
+      check: 'npz/unsupported-dtype',
+      message: `${m.name} has dtype ${dtypeName(m.dtype)} which JS cannot read; its values are not checked`,
+    })
   if (diff && /^<f[48]$/.test(diff.dtype)) {
     const acc = new DiffractionStatsAccumulator()
     try {

@@ -21,6 +21,7 @@ import {
   npyHeaderLength,
   npyParts,
   NpyPickledError,
+  parseDescr,
   parseNpyHeader,
   parseNpyHeaderDict,
   toLittleEndian,
@@ -47,6 +48,8 @@ export interface NpzMemberInfo {
   storedDtype: string
   /** the member name inside the zip */
   zipName: string
+  /** set when the dtype cannot be read in JS (float16, datetime, ...): why; reading the member is an error */
+  unsupported?: string
 }
 
 export interface ReadNpzOptions {
@@ -107,6 +110,22 @@ async function planMember(zip: ZipReader, entry: ZipEntry): Promise<MemberPlan> 
   const raw = parseNpyHeaderDict(prefix, where)
   if (/^[<>|=]?O$/.test(raw.descr)) {
     const info: NpzMemberInfo = {...base, dtype: '|O', storedDtype: raw.descr, shape: raw.shape, fortranOrder: raw.fortranOrder, pickled: true}
+    return {info, entry, header: null}
+  }
+  try {
+    parseDescr(raw.descr, where)
+  } catch (error) {
+    if (!(error instanceof ContractError)) throw error
+    // a dtype JS cannot hold (float16, datetime, ...): listed, and an error only when read
+    const info: NpzMemberInfo = {
+      ...base,
+      dtype: raw.descr.replace(/^[>=]/, '<'),
+      storedDtype: raw.descr,
+      shape: raw.shape,
+      fortranOrder: raw.fortranOrder,
+      pickled: false,
+      unsupported: error.expected,
+    }
     return {info, entry, header: null}
   }
   const header = parseNpyHeader(prefix, where)
@@ -181,6 +200,7 @@ function pickledError(file: string, member: string): NpyPickledError {
 }
 
 async function readPlanned(zip: ZipReader, plan: MemberPlan): Promise<NdArray> {
+  if (plan.info.unsupported !== undefined) throw new ContractError(zip.file, plan.info.name, plan.info.unsupported)
   const bytes = await zip.read(plan.entry)
   const where = {file: zip.file, member: plan.info.name}
   if (plan.header === null) return {dtype: '|u1', shape: [bytes.length], data: bytes}
@@ -242,6 +262,7 @@ export async function scanNpzMember(
   return withZip(file, async (zip) => {
     const plan = await planOne(zip, member)
     if (plan.info.pickled) throw pickledError(file, member)
+    if (plan.info.unsupported !== undefined) throw new ContractError(file, member, plan.info.unsupported)
     const header = plan.header
     if (header === null || header.dtype.kind === 'U' || header.dtype.kind === 'S')
       throw new ContractError(file, member, `scan needs a numeric array, got dtype ${plan.info.dtype}`)

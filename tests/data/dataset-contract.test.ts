@@ -311,6 +311,27 @@ describe('validateNpzFile (files on disk)', () => {
     expect(r.findings).toEqual([expect.objectContaining({level: 'warning', field: '_metadata', check: 'npz/pickled'})])
   })
 
+  it('float16 diffraction passes the dtype check (it is float) but its values are reported as not checked', async () => {
+    const file = path.join(dir, 'half.npz')
+    const {writeZipAtomic} = await import('../../src/io/zip-writer.js')
+    const {npyParts, npyHeaderBytes} = await import('../../src/io/npy.js')
+    const members = Object.entries(validDataset())
+      .filter(([k]) => k !== 'diffraction')
+      .map(([k, a]) => {
+        const {header, body} = npyParts(a)
+        return {name: `${k}.npy`, parts: [header, body]}
+      })
+    const hdr = npyHeaderBytes('<f4', [10, 64, 64])
+    hdr.set(new TextEncoder().encode("{'descr': '<f2'"), 10)
+    members.push({name: 'diffraction.npy', parts: [hdr, new Uint8Array(2 * 10 * 64 * 64)]})
+    await writeZipAtomic(file, members)
+    const r = await validateNpzFile(file)
+    expect(r.status).toBe('ok')
+    expect(r.findings).toEqual([
+      {level: 'warning', field: 'diffraction', check: 'npz/unsupported-dtype', message: 'diffraction has dtype float16 which JS cannot read; its values are not checked'},
+    ])
+  })
+
   it('missing, unreadable and corrupt files are reported, not thrown', async () => {
     const text = path.join(dir, 'notzip.npz')
     writeFileSync(text, 'hello')

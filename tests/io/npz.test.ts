@@ -350,6 +350,19 @@ describe('corrupt, truncated and malicious files', () => {
     const g = put('count.npz', many)
     await expectContract(listNpz(g), g, undefined, /60000 entries cannot fit/)
   }, FAST)
+  it('a dtype JS cannot hold (float16) is listed, and a clear error only when read', async () => {
+    const f = path.join(dir, 'half.npz')
+    const hdr = npyHeaderBytes('<f4', [4])
+    hdr.set(new TextEncoder().encode("{'descr': '<f2'"), 10)
+    await writeZipAtomic(f, [
+      {name: 'h.npy', parts: [hdr, new Uint8Array(8)]},
+      {name: 'x.npy', parts: [npyHeaderBytes('<f8', [1]), new Uint8Array(8)]},
+    ])
+    const list = await listNpz(f)
+    expect(list[0]).toMatchObject({name: 'h', dtype: '<f2', shape: [4], unsupported: expect.stringMatching(/float16 is not supported/)})
+    expect(Object.keys(await readNpz(f, {members: ['x']}))).toEqual(['x'])
+    await expectContract(readNpz(f), f, 'h', /unsupported dtype "<f2" \(float16\).*convert to float32/)
+  }, FAST)
   it('a pickled member is listed, skipped by default, and explained when asked for', async () => {
     const f = path.join(dir, 'pickle.npz')
     const hdr = Buffer.from("\x93NUMPY\x01\x00\x76\x00{'descr': '|O', 'fortran_order': False, 'shape': (), }".padEnd(127, ' ') + '\n', 'latin1')
