@@ -6,7 +6,7 @@
  *   skipped        excluded by --view / --gridsize
  * `--dry-run` records exactly this plan; a real run applies it (executePlan).
  */
-import {existsSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {resolveRoot} from '../io/paths.js'
@@ -88,6 +88,24 @@ export interface PlanTrainingInput {
   checkComplete?: boolean
   inferPatchSize?: (file: string) => Promise<number>
   log?: (line: string) => void
+}
+
+/** The recorded bundle is still there with its recorded size (a deleted or truncated bundle means: rerun). */
+function outputsIntact(artifactDir: string, record: JobRecord): boolean {
+  const rel = record.result.bundle_path
+  if (typeof rel !== 'string') return true
+  const st = statOrUndefined(path.resolve(artifactDir, rel))
+  if (!st?.isFile()) return false
+  const size = record.result.bundle_size_bytes
+  return typeof size !== 'number' || st.size === size
+}
+
+function statOrUndefined(p: string) {
+  try {
+    return statSync(p)
+  } catch {
+    return undefined
+  }
 }
 
 /** Entries that a run acts on (would-run and complete), in order. */
@@ -172,7 +190,7 @@ export async function planTraining(input: PlanTrainingInput): Promise<TrainingPl
           seed: entry.seed,
           inputs: {train: stampInput(job.trainDataPath), test: stampInput(job.testDataPath)},
         })
-        if (record.fingerprint === fingerprint) {
+        if (record.fingerprint === fingerprint && outputsIntact(job.artifactDir, record)) {
           entry.status = 'complete'
           entry.record = record
           entry.reason = `completed ${record.finished_at}`

@@ -266,6 +266,13 @@ describe('trainStudy reruns', () => {
     // and never overwrote the real training logs
     expect(readFileSync(path.join(tree.artifacts, 'dose_1000/baseline/gs1/train.log'), 'utf8')).toMatch(/stub runner/)
     expect(readdirSync(path.join(tree.artifacts, 'manifests'))).toHaveLength(4)
+
+    // a deleted or truncated bundle makes its job incomplete again
+    rmSync(path.join(tree.artifacts, 'dose_1000/dense/gs2/wts.h5.zip'))
+    writeFileSync(path.join(tree.artifacts, 'dose_1000/sparse/gs2/wts.h5.zip'), 'short')
+    const calls5: RunnerContext[] = []
+    await trainStudy(input(tree, {filters: {dose: [1000]}, overrides: {nepochs: 4}, runnerInstance: createStubRunner({calls: calls5})}))
+    expect(calls5.map((c) => c.job.view)).toEqual(['dense', 'sparse'])
   })
 })
 
