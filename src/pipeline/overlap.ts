@@ -212,17 +212,25 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
         // never more groups than kept images: a seed drawn twice makes two identical groups, which Metric 3
         // would count as perfect overlap (only small data sets hit this cap; the fly64 scale does not)
         const nGroups = Math.min(view.n_groups, coords.x.length)
-        const m = computeOverlapMetrics(coords, {
-          gridsize: view.gridsize,
-          sImg: view.s_img,
-          nGroups,
-          neighborCount: view.neighbor_count,
-          probeDiameterPx: view.probe_diameter_px,
-          rngSeedSubsample: view.rng_seed_subsample,
-          rngSeedGrouping: view.rng_seed_grouping,
-          coordsAreSubsampled: true,
-          nImagesTotal: n,
-        })
+        let m: ReturnType<typeof computeOverlapMetrics>
+        try {
+          m = computeOverlapMetrics(coords, {
+            gridsize: view.gridsize,
+            sImg: view.s_img,
+            nGroups,
+            neighborCount: view.neighbor_count,
+            probeDiameterPx: view.probe_diameter_px,
+            rngSeedSubsample: view.rng_seed_subsample,
+            rngSeedGrouping: view.rng_seed_grouping,
+            coordsAreSubsampled: true,
+            nImagesTotal: n,
+          })
+        } catch (error) {
+          if (error instanceof UsageError) {
+            throw new UsageError(`${dirName}/${view.name} ${split} (${path.basename(input.file)}, ${coords.x.length} of ${n} images kept): ${error.message}`)
+          }
+          throw error
+        }
         const dict = overlapMetricsSchema.parse(m.toDict())
         const phaseCMeta = input.meta && typeof input.meta === 'object' && !Array.isArray(input.meta) ? (input.meta as Record<string, unknown>) : {}
         const priorTransformations = Array.isArray(phaseCMeta.data_transformations) ? phaseCMeta.data_transformations : []

@@ -157,6 +157,14 @@ describe('generateOverlapViews', () => {
     ).rejects.toThrow(UsageError)
   })
 
+  it('a view that keeps too few images for gs2 groups fails naming the dose, view, split and counts', async () => {
+    const tiny = path.join(dir, 'tiny_c')
+    await generateDoseSweep({outputRoot: tiny, doses: [1e3], nImages: 16, seed: 1, objectSize: 128, probeSize: 64, gridsize: 1, neighborCount: 7})
+    await expect(generateOverlapViews({phaseCRoot: tiny, outputRoot: path.join(dir, 'tiny_d'), doses: [1e3], views: [OVERLAP_VIEWS.sparse]})).rejects.toThrow(
+      /dose_1000\/sparse train \(patched_train\.npz, 1 of \d+ images kept\): gridsize=2 needs at least 4 images/,
+    )
+  })
+
   it.skipIf(!hasNumpy)('numpy reads the phase D files without allow_pickle', () => {
     const file = path.join(phaseD, 'dose_1000/dense/dense_train.npz')
     const r = runPython<{n: number; meta: Record<string, unknown>}>(
