@@ -513,7 +513,11 @@ export function formatValidationReport(result: ValidationResult): string {
     const facts = [
       r.n_images === null ? undefined : `${r.n_images} images`,
       r.N === null ? undefined : `N=${r.N}`,
-      diff && s ? `diffraction ${diff.dtype} in [${numText(s.min)}, ${numText(s.max)}], mean ${numText(s.mean)}` : undefined,
+      diff && s
+        ? s.count === 0
+          ? `diffraction ${diff.dtype}, empty`
+          : `diffraction ${diff.dtype} in [${numText(s.min)}, ${numText(s.max)}], mean ${numText(s.mean)}`
+        : undefined,
     ].filter(Boolean)
     if (r.status === 'ok') lines.push(`✓ ${r.file}: DATA-001 ok${facts.length ? ` (${facts.join(', ')})` : ''}`)
     else

@@ -92,11 +92,15 @@ export function dtypeName(descr: string): string {
   }
 }
 
+/** The descr reported for a structured (record) dtype, whose header descr is a list of fields. */
+export const STRUCTURED_DESCR = 'structured'
+
 /**
  * Parse a numpy descr ('<f4', '>c16', '|b1', '<U12', '|S3', also plain names like 'float32').
  * Throws ContractError for unsupported dtypes, NpyPickledError for object ('|O').
  */
 export function parseDescr(descr: string, where: NpyWhere = {}): DtypeInfo {
+  if (descr === STRUCTURED_DESCR) throw err(where, 'unsupported dtype: structured (record) dtypes are not supported; save plain arrays')
   const d = NAME_ALIASES[descr] ?? descr
   const m = /^([<>|=]?)([a-zA-Z])(\d*)$/.exec(d)
   if (!m) throw err(where, `unsupported dtype ${JSON.stringify(descr)} (structured and parametrised dtypes are not supported)`)
@@ -203,13 +207,15 @@ export function parseNpyHeaderDict(bytes: Uint8Array, where: NpyWhere = {}): Npy
   const descr = dict.__dict.get('descr')
   const fortran = dict.__dict.get('fortran_order')
   const shapeV = dict.__dict.get('shape')
-  if (typeof descr !== 'string')
-    throw err(where, 'unsupported dtype: structured (record) dtypes are not supported; save plain arrays')
+  if (typeof descr !== 'string') {
+    // numpy writes a structured (record) dtype as a list of fields: listed as unsupported, an error only when read
+    if (!Array.isArray(descr)) throw err(where, 'bad .npy header: descr must be a dtype string or a list of fields')
+  }
   if (typeof fortran !== 'boolean') throw err(where, 'bad .npy header: fortran_order must be True or False')
   if (!Array.isArray(shapeV) || !shapeV.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
     throw err(where, `bad .npy header: shape must be a tuple of non-negative integers, got ${JSON.stringify(shapeV)}`)
   if (shapeV.length > 32) throw err(where, `bad .npy header: ${shapeV.length} dimensions (numpy allows at most 32)`)
-  return {descr, fortranOrder: fortran, shape: shapeV as number[], dataOffset: start + len}
+  return {descr: typeof descr === 'string' ? descr : STRUCTURED_DESCR, fortranOrder: fortran, shape: shapeV as number[], dataOffset: start + len}
 }
 
 function swapBytes(bytes: Uint8Array, width: number): void {

@@ -110,6 +110,9 @@ export class ZipReader {
 
   private static async readDirectory(file: string, fh: FileHandle, size: number): Promise<ZipEntry[]> {
     const bad = (msg: string) => ZipReader.error(file, undefined, `not a valid .npz (zip) file: ${msg}`)
+    const head = await ZipReader.readAt(fh, 0, Math.min(size, 6))
+    if (head.length === 6 && [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59].every((b, k) => head[k] === b))
+      throw bad('this is a single .npy array (np.save), not an .npz archive of named arrays (np.savez)')
     if (size < 22) throw bad(`${size} bytes, too short for a zip archive (truncated or empty?)`)
     const tailLen = Math.min(size, 22 + 0xffff + 20)
     const tailPos = size - tailLen

@@ -332,6 +332,56 @@ describe('validateNpzFile (files on disk)', () => {
     ])
   })
 
+  it('an extra structured (record) member does not fail the file: it is reported as not checked', async () => {
+    const file = path.join(dir, 'record.npz')
+    const {writeZipAtomic} = await import('../../src/io/zip-writer.js')
+    const {npyParts} = await import('../../src/io/npy.js')
+    const members = Object.entries(validDataset()).map(([k, a]) => {
+      const {header, body} = npyParts(a)
+      return {name: `${k}.npy`, parts: [header, body]}
+    })
+    const dict = "{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, 'shape': (2,), }"
+    const hdr = Buffer.from(`\x93NUMPY\x01\x00\x76\x00${dict}`.padEnd(127, ' ') + '\n', 'latin1')
+    members.push({name: 'rec.npy', parts: [hdr, new Uint8Array(24)]})
+    await writeZipAtomic(file, members)
+    const r = await validateNpzFile(file)
+    expect(r.status).toBe('ok')
+    expect(r.findings).toEqual([
+      {level: 'warning', field: 'rec', check: 'npz/unsupported-dtype', message: 'rec has dtype structured which JS cannot read; its values are not checked'},
+    ])
+  })
+
+  it('a structured diffraction fails the float check; an empty diffraction is reported as empty', async () => {
+    const {writeZipAtomic} = await import('../../src/io/zip-writer.js')
+    const {npyParts} = await import('../../src/io/npy.js')
+    const file = path.join(dir, 'record-diff.npz')
+    const members = Object.entries(validDataset())
+      .filter(([k]) => k !== 'diffraction')
+      .map(([k, a]) => {
+        const {header, body} = npyParts(a)
+        return {name: `${k}.npy`, parts: [header, body]}
+      })
+    const dict = "{'descr': [('re', '<f4'), ('im', '<f4')], 'fortran_order': False, 'shape': (10, 64, 64), }"
+    const hdr = Buffer.from(`\x93NUMPY\x01\x00\x76\x00${dict}`.padEnd(127, ' ') + '\n', 'latin1')
+    members.push({name: 'diffraction.npy', parts: [hdr, new Uint8Array(8 * 10 * 64 * 64)]})
+    await writeZipAtomic(file, members)
+    const r = await validateNpzFile(file)
+    expect(r.status).toBe('failed')
+    expect(r.findings).toContainEqual(expect.objectContaining({level: 'error', field: 'diffraction', check: 'DATA-001/diffraction-dtype'}))
+
+    const empty = path.join(dir, 'empty.npz')
+    const d = validDataset()
+    await writeNpz(empty, {
+      ...d,
+      diffraction: {dtype: '<f4', shape: [0, 64, 64], data: new Float32Array(0)},
+      xcoords: {dtype: '<f8', shape: [0], data: new Float64Array(0)},
+      ycoords: {dtype: '<f8', shape: [0], data: new Float64Array(0)},
+    })
+    const report = formatValidationReport(await validateNpzFiles([empty]))
+    expect(report).toMatch(/0 images, N=64, diffraction float32, empty/)
+    expect(report).not.toMatch(/\?/)
+  })
+
   it('missing, unreadable and corrupt files are reported, not thrown', async () => {
     const text = path.join(dir, 'notzip.npz')
     writeFileSync(text, 'hello')

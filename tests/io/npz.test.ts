@@ -363,6 +363,28 @@ describe('corrupt, truncated and malicious files', () => {
     expect(Object.keys(await readNpz(f, {members: ['x']}))).toEqual(['x'])
     await expectContract(readNpz(f), f, 'h', /unsupported dtype "<f2" \(float16\).*convert to float32/)
   }, FAST)
+  it('a structured (record) member is listed as unsupported, and a clear error only when read', async () => {
+    const f = path.join(dir, 'record.npz')
+    // the header numpy writes for np.zeros(2, dtype=[('a', '<i4'), ('b', '<f8')])
+    const dict = "{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, 'shape': (2,), }"
+    const hdr = Buffer.from(`\x93NUMPY\x01\x00\x76\x00${dict}`.padEnd(127, ' ') + '\n', 'latin1')
+    await writeZipAtomic(f, [
+      {name: 'rec.npy', parts: [hdr, new Uint8Array(2 * 12)]},
+      {name: 'x.npy', parts: [npyHeaderBytes('<f8', [1]), new Uint8Array(8)]},
+    ])
+    const list = await listNpz(f)
+    expect(list[0]).toMatchObject({name: 'rec', dtype: 'structured', shape: [2], unsupported: expect.stringMatching(/structured \(record\) dtypes are not supported/)})
+    expect(Object.keys(await readNpz(f, {members: ['x']}))).toEqual(['x'])
+    await expectContract(readNpz(f), f, 'rec', /structured \(record\) dtypes are not supported; save plain arrays/)
+  }, FAST)
+  it('a single .npy file given where an .npz is expected is named as such', async () => {
+    const f = path.join(dir, 'single.npz')
+    writeFileSync(f, Buffer.concat([npyHeaderBytes('<f8', [2]), Buffer.alloc(16)]))
+    await expectContract(listNpz(f), f, undefined, /single \.npy array \(np\.save\), not an \.npz archive/)
+    const tiny = path.join(dir, 'tiny.npz')
+    writeFileSync(tiny, Buffer.from('\x93NUMPY', 'latin1'))
+    await expectContract(listNpz(tiny), tiny, undefined, /single \.npy array/)
+  }, FAST)
   it('a pickled member is listed, skipped by default, and explained when asked for', async () => {
     const f = path.join(dir, 'pickle.npz')
     const hdr = Buffer.from("\x93NUMPY\x01\x00\x76\x00{'descr': '|O', 'fortran_order': False, 'shape': (), }".padEnd(127, ' ') + '\n', 'latin1')
