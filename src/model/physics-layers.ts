@@ -156,36 +156,83 @@ export function relY(coords: ArrayLike<number>, C: number, b: number, c: number)
   return coords[b * 2 * C + C + c]
 }
 
+/**
+ * A sparse 2-tap linear operator on the rows of a stack of K matrices (n rows in, m rows out): row i of item k is
+ * w0·row idx0 + w1·row idx1 (indices into the flattened K·n rows; a missing tap has weight 0). It is applied with
+ * gather (forward) and scatterND (its adjoint): the wasm backend's batched matMul of small matrices runs at ~1 GFLOP/s
+ * and tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks.
+ */
+export interface RowTaps {
+  K: number
+  m: number
+  n: number
+  idx0: Int32Array
+  idx1: Int32Array
+  w0: Float32Array
+  w1: Float32Array
+}
+
+function emptyTaps(K: number, m: number, n: number): RowTaps {
+  return {K, m, n, idx0: new Int32Array(K * m), idx1: new Int32Array(K * m), w0: new Float32Array(K * m), w1: new Float32Array(K * m)}
+}
+
+/** Item k's rows: output row i samples input position i + shift (bilinear, zero outside [0, n)). */
+function setTaps(t: RowTaps, k: number, shift: number): void {
+  for (let i = 0; i < t.m; i++) {
+    const s = i + shift
+    const f = Math.floor(s)
+    const a = s - f
+    const o = k * t.m + i
+    if (f >= 0 && f < t.n && a < 1) {
+      t.idx0[o] = k * t.n + f
+      t.w0[o] = 1 - a
+    }
+    if (a > 0 && f + 1 >= 0 && f + 1 < t.n) {
+      t.idx1[o] = k * t.n + f + 1
+      t.w1[o] = a
+    }
+  }
+}
+
+/** Dense (m x n) matrix of item k (for tests and references). */
+export function tapsToDense(t: RowTaps, k: number): Float32Array {
+  const d = new Float32Array(t.m * t.n)
+  for (let i = 0; i < t.m; i++) {
+    const o = k * t.m + i
+    d[i * t.n + (t.idx0[o] - k * t.n)] += t.w0[o]
+    d[i * t.n + (t.idx1[o] - k * t.n)] += t.w1[o]
+  }
+  return d
+}
+
 export interface PatchGeometry {
   B: number
   C: number
   N: number
   /** padded size P */
   P: number
-  /** (2·B·C, P, N): rows of the reassembly translation along y, for re then im */
-  reassembleY: Float32Array
-  /** (2·B·C, P, N): along x */
-  reassembleX: Float32Array
-  /** (B, P, P): 1 / (reassembled centre mask + 0.001); ones when objectBig is false */
+  /** reassembly: pad N -> P and translate by -coords_relative, along y (B·C items) and along x (2·B·C items: re, im) */
+  reassembleRows: RowTaps
+  reassembleCols: RowTaps
+  /** (B, 1, P, P): 1 / (reassembled centre mask + 0.001); ones when objectBig is false */
   invNorm: Float32Array
-  /** (2·B·C, N, P): extraction (translate by +coords_relative, trim) along y */
-  extractY: Float32Array
-  /** (2·B·C, N, P) along x */
-  extractX: Float32Array
+  /** extraction: translate by +coords_relative and trim P -> N, along y and x */
+  extractRows: RowTaps
+  extractCols: RowTaps
 }
 
 /**
- * The per-batch matrices of object.big reassembly (§13.2 step 6) and patch extraction (step 8).
+ * The per-batch operators of object.big reassembly (§13.2 step 6) and patch extraction (step 8).
  * reassembly of channel c: pad N -> P by (P-N)//2, translate by -coords_relative_c: source = i + rel - p0.
  * extraction of channel c: translate the P x P object by +coords_relative_c, trim by (P-N)//2: source = j + p0 - rel.
  */
 export function patchGeometry(coordsRelative: ArrayLike<number>, B: number, C: number, N: number, P: number, objectBig: boolean): PatchGeometry {
   const p0 = Math.floor((P - N) / 2)
   const BC = B * C
-  const reassembleY = new Float32Array(2 * BC * P * N)
-  const reassembleX = new Float32Array(2 * BC * P * N)
-  const extractY = new Float32Array(2 * BC * N * P)
-  const extractX = new Float32Array(2 * BC * N * P)
+  const reassembleRows = emptyTaps(BC, P, N)
+  const reassembleCols = emptyTaps(2 * BC, P, N)
+  const extractRows = emptyTaps(BC, N, P)
+  const extractCols = emptyTaps(2 * BC, N, P)
   const invNorm = new Float32Array(B * P * P)
   const mask = centerMask(N)
   const norm = new Float64Array(P * P)
@@ -195,12 +242,11 @@ export function patchGeometry(coordsRelative: ArrayLike<number>, B: number, C: n
       const rx = relX(coordsRelative, C, b, c)
       const ry = relY(coordsRelative, C, b, c)
       const k = b * C + c
+      setTaps(reassembleRows, k, ry - p0)
+      setTaps(extractRows, k, p0 - ry)
       for (const part of [0, 1]) {
-        const o = (part * BC + k) * P * N
-        fillInterpolationMatrix(reassembleY, o, P, N, ry - p0)
-        fillInterpolationMatrix(reassembleX, o, P, N, rx - p0)
-        fillInterpolationMatrix(extractY, o, N, P, p0 - ry)
-        fillInterpolationMatrix(extractX, o, N, P, p0 - rx)
+        setTaps(reassembleCols, 2 * k + part, rx - p0)
+        setTaps(extractCols, 2 * k + part, p0 - rx)
       }
       if (objectBig) {
         for (let i = 0; i < P; i++) {
@@ -217,7 +263,95 @@ export function patchGeometry(coordsRelative: ArrayLike<number>, B: number, C: n
     }
     for (let i = 0; i < P * P; i++) invNorm[b * P * P + i] = objectBig ? 1 / (norm[i] + 0.001) : 1
   }
-  return {B, C, N, P, reassembleY, reassembleX, invNorm, extractY, extractX}
+  return {B, C, N, P, reassembleRows, reassembleCols, invNorm, extractRows, extractCols}
+}
+
+export interface RowTapTensors {
+  K: number
+  m: number
+  n: number
+  /** (2·K·m, 1) int32: idx0 then idx1 */
+  indices: tf.Tensor2D
+  /** (K·m, 1) */
+  w0: tf.Tensor2D
+  w1: tf.Tensor2D
+}
+
+export interface PatchMatrices {
+  reassembleRows: RowTapTensors
+  reassembleCols: RowTapTensors
+  invNorm: tf.Tensor4D
+  extractRows: RowTapTensors
+  extractCols: RowTapTensors
+}
+
+function tapTensors(t: RowTaps): RowTapTensors {
+  const ind = new Int32Array(2 * t.K * t.m)
+  ind.set(t.idx0, 0)
+  ind.set(t.idx1, t.K * t.m)
+  return {
+    K: t.K,
+    m: t.m,
+    n: t.n,
+    indices: tf.tensor2d(ind, [2 * t.K * t.m, 1], 'int32'),
+    w0: tf.tensor2d(t.w0, [t.K * t.m, 1]),
+    w1: tf.tensor2d(t.w1, [t.K * t.m, 1]),
+  }
+}
+
+/** The geometry's operators as tensors (the caller disposes them, e.g. with tf.tidy). */
+export function patchMatrices(g: PatchGeometry): PatchMatrices {
+  const {B, P} = g
+  return {
+    reassembleRows: tapTensors(g.reassembleRows),
+    reassembleCols: tapTensors(g.reassembleCols),
+    invNorm: tf.tensor4d(g.invNorm, [B, 1, P, P]),
+    extractRows: tapTensors(g.extractRows),
+    extractCols: tapTensors(g.extractCols),
+  }
+}
+
+export function disposePatchMatrices(m: PatchMatrices): void {
+  for (const t of [m.reassembleRows, m.reassembleCols, m.extractRows, m.extractCols]) tf.dispose([t.indices, t.w0, t.w1])
+  m.invNorm.dispose()
+}
+
+/** Apply a row operator to x (K, n, q) -> (K, m, q); differentiable in x. */
+export function applyRowTaps(x: tf.Tensor3D, t: RowTapTensors): tf.Tensor3D {
+  const {K, m, n} = t
+  const q = x.shape[2]
+  const f = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xx, save] = args as [tf.Tensor3D, tf.GradSaveFunc]
+    save([t.indices, t.w0, t.w1])
+    const rows = tf.reshape(xx, [K * n, q])
+    const both = tf.gather(rows, tf.reshape(t.indices, [2 * K * m])) // (2Km, q)
+    const [g0, g1] = tf.split(both, 2, 0)
+    const y = tf.add(tf.mul(g0, t.w0), tf.mul(g1, t.w1))
+    return {
+      value: tf.reshape(y, [K, m, q]) as tf.Tensor3D,
+      gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
+        const [ind, w0, w1] = saved as tf.Tensor2D[]
+        const d = tf.reshape(dy, [K * m, q])
+        const upd = tf.concat([tf.mul(d, w0), tf.mul(d, w1)], 0)
+        return tf.reshape(tf.scatterND(ind, upd, [K * n, q]), [K, n, q])
+      },
+    }
+  }) as Parameters<typeof tf.customGrad<tf.Tensor3D>>[0])
+  return f(x) as tf.Tensor3D
+}
+
+/** rows ∘ cols for a stack of (re, im) image pairs (K, 2, r, c) -> (K, 2, m_rows, m_cols). */
+function sandwich(pairs: tf.Tensor4D, rowsOp: RowTapTensors, colsOp: RowTapTensors): tf.Tensor4D {
+  const [K, , r, c] = pairs.shape
+  const out1 = rowsOp.m
+  const out2 = colsOp.m
+  // rows y, columns [re x | im x]: one row operation for both parts
+  const wide = tf.reshape(tf.transpose(pairs, [0, 2, 1, 3]), [K, r, 2 * c]) as tf.Tensor3D
+  const l = applyRowTaps(wide, rowsOp) // (K, out1, 2c)
+  // columns as rows, one item per (k, part)
+  const cols = tf.reshape(tf.transpose(tf.reshape(l, [K, out1, 2, c]), [0, 2, 3, 1]), [2 * K, c, out1]) as tf.Tensor3D
+  const z = applyRowTaps(cols, colsOp) // (2K, out2, out1)
+  return tf.transpose(tf.reshape(z, [K, 2, out2, out1]), [0, 1, 3, 2]) as tf.Tensor4D
 }
 
 /**
@@ -229,26 +363,26 @@ export function reassembleAndExtract(
   objRe: tf.Tensor3D,
   objIm: tf.Tensor3D,
   geom: {B: number; C: number; N: number; P: number},
-  mats: {reassembleY: tf.Tensor3D; reassembleX: tf.Tensor3D; invNorm: tf.Tensor; extractY: tf.Tensor3D; extractX: tf.Tensor3D},
+  mats: PatchMatrices,
   objectBig: boolean,
 ): {trimmedRe: tf.Tensor3D; trimmedIm: tf.Tensor3D; patchRe: tf.Tensor3D; patchIm: tf.Tensor3D} {
   const {B, C, N, P} = geom
   const p0 = Math.floor((P - N) / 2)
-  let big: tf.Tensor4D // (2, B, P, P)
+  let big: tf.Tensor4D // (B, 2, P, P)
   if (objectBig) {
-    const x2 = tf.concat([objRe, objIm], 0) // (2BC, N, N)
-    const y = tf.matMul(tf.matMul(mats.reassembleY, x2), mats.reassembleX, false, true) // (2BC, P, P)
-    big = tf.mul(tf.sum(tf.reshape(y, [2, B, C, P, P]), 2), mats.invNorm) as tf.Tensor4D
+    const pairs = tf.stack([objRe, objIm], 1) as tf.Tensor4D // (BC, 2, N, N)
+    const y = sandwich(pairs, mats.reassembleRows, mats.reassembleCols) // (BC, 2, P, P)
+    big = tf.mul(tf.sum(tf.reshape(y, [B, C, 2, P, P]), 1), mats.invNorm) as tf.Tensor4D
   } else {
-    const x2 = tf.reshape(tf.concat([objRe, objIm], 0), [2, B, N, N])
-    big = tf.pad(x2, [[0, 0], [0, 0], [p0, P - N - p0], [p0, P - N - p0]]) as tf.Tensor4D
+    big = tf.pad(tf.stack([objRe, objIm], 1), [[0, 0], [0, 0], [p0, P - N - p0], [p0, P - N - p0]]) as tf.Tensor4D
   }
-  const trimmed = tf.slice(big, [0, 0, p0, p0], [2, B, N, N])
-  // repeat the object for each channel (rank-3 tile: tfjs has no tile gradient above rank 4)
-  const tiled = C === 1 ? tf.reshape(big, [2 * B, P, P]) : tf.reshape(tf.tile(tf.reshape(big, [2 * B, 1, P * P]), [1, C, 1]), [2 * B * C, P, P])
-  const patches = tf.matMul(tf.matMul(mats.extractY, tiled), mats.extractX, false, true) // (2BC, N, N)
-  const [trimmedRe, trimmedIm] = tf.split(tf.reshape(trimmed, [2 * B, N, N]), 2, 0) as tf.Tensor3D[]
-  const [patchRe, patchIm] = tf.split(patches, 2, 0) as tf.Tensor3D[]
+  const trimmed = tf.slice(big, [0, 0, p0, p0], [B, 2, N, N])
+  // repeat the object for each channel (concat: the wasm Tile kernel is ~10x slower, and has no rank-5 gradient)
+  const tiled =
+    C === 1 ? big : (tf.reshape(tf.concat(Array.from({length: C}, () => tf.reshape(big, [B, 1, 2 * P * P])), 1), [B * C, 2, P, P]) as tf.Tensor4D)
+  const patches = sandwich(tiled, mats.extractRows, mats.extractCols) // (BC, 2, N, N)
+  const [trimmedRe, trimmedIm] = tf.unstack(trimmed, 1) as tf.Tensor3D[]
+  const [patchRe, patchIm] = tf.unstack(patches, 1) as tf.Tensor3D[]
   return {trimmedRe, trimmedIm, patchRe, patchIm}
 }
 

@@ -16,6 +16,7 @@ import {
   illuminate,
   normalizeProbe,
   patchGeometry,
+  patchMatrices,
   probeMaskReal,
   reassembleAndExtract,
   shiftedDftBlock,
@@ -211,13 +212,7 @@ export class PtychoPinn {
       patchIm = objIm
     } else {
       const g = patchGeometry(coordsRelative, B, C, N, P, big)
-      const mats = {
-        reassembleY: tf.tensor3d(g.reassembleY, [2 * B * C, P, N]),
-        reassembleX: tf.tensor3d(g.reassembleX, [2 * B * C, P, N]),
-        invNorm: tf.tensor4d(g.invNorm, [1, B, P, P]),
-        extractY: tf.tensor3d(g.extractY, [2 * B * C, N, P]),
-        extractX: tf.tensor3d(g.extractX, [2 * B * C, N, P]),
-      }
+      const mats = patchMatrices(g)
       const r = reassembleAndExtract(re, im, {B, C, N, P}, mats, big)
       objRe = r.trimmedRe
       objIm = r.trimmedIm

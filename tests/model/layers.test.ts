@@ -1,6 +1,6 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 import {conv2d, conv2dFilterGrad, usesCustomConvGradient} from '../../src/model/layers.js'
-import {farFieldIntensity, illuminate, patchGeometry, reassembleAndExtract, shiftedDftBlock} from '../../src/model/physics-layers.js'
+import {farFieldIntensity, illuminate, patchGeometry, patchMatrices, reassembleAndExtract, shiftedDftBlock} from '../../src/model/physics-layers.js'
 import {createRng} from '../../src/util/random.js'
 import {useBackend} from './helpers.js'
 
@@ -124,13 +124,7 @@ describe('gradient of the physics chain (reassembly → illumination → far fie
     const probe = [Float32Array.from(rand(N * N, 12)), Float32Array.from(rand(N * N, 13))]
     const R = Float32Array.from(rand(B * C * N * N, 14))
     const f = (re: tf.Tensor, im: tf.Tensor) => {
-      const mats = {
-        reassembleY: tf.tensor3d(g.reassembleY, [2 * B * C, P, N]),
-        reassembleX: tf.tensor3d(g.reassembleX, [2 * B * C, P, N]),
-        invNorm: tf.tensor4d(g.invNorm, [1, B, P, P]),
-        extractY: tf.tensor3d(g.extractY, [2 * B * C, N, P]),
-        extractX: tf.tensor3d(g.extractX, [2 * B * C, N, P]),
-      }
+      const mats = patchMatrices(g)
       const r = reassembleAndExtract(re as tf.Tensor3D, im as tf.Tensor3D, {B, C, N, P}, mats, true)
       const [pr, pi] = illuminate(r.patchRe, r.patchIm, tf.tensor2d(probe[0], [N, N]), tf.tensor2d(probe[1], [N, N]))
       const I = farFieldIntensity(pr, pi, tf.tensor2d(shiftedDftBlock(N), [2 * N, 2 * N]))

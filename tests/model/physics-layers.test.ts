@@ -5,6 +5,7 @@ import {
   fillInterpolationMatrix,
   normalizeProbe,
   patchGeometry,
+  patchMatrices,
   probeMaskReal,
   reassembleAndExtract,
   shiftedDftBlock,
@@ -182,13 +183,7 @@ describe('object.big reassembly and extraction (gridsize 2)', () => {
         tf.tensor3d(re, [B * C, N, N]),
         tf.tensor3d(im, [B * C, N, N]),
         {B, C, N, P},
-        {
-          reassembleY: tf.tensor3d(g.reassembleY, [2 * B * C, P, N]),
-          reassembleX: tf.tensor3d(g.reassembleX, [2 * B * C, P, N]),
-          invNorm: tf.tensor4d(g.invNorm, [1, B, P, P]),
-          extractY: tf.tensor3d(g.extractY, [2 * B * C, N, P]),
-          extractX: tf.tensor3d(g.extractX, [2 * B * C, N, P]),
-        },
+        patchMatrices(g),
         true,
       )
       return [r.trimmedRe, r.trimmedIm, r.patchRe, r.patchIm]
