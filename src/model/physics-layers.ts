@@ -249,11 +249,12 @@ export function patchGeometry(coordsRelative: ArrayLike<number>, B: number, C: n
         setTaps(extractCols, 2 * k + part, p0 - rx)
       }
       if (objectBig) {
+        const txs = Array.from({length: P}, (_, j) => taps(j, rx - p0, N))
         for (let i = 0; i < P; i++) {
           const ty = taps(i, ry - p0, N)
           if (ty.length === 0) continue
           for (let j = 0; j < P; j++) {
-            const tx = taps(j, rx - p0, N)
+            const tx = txs[j]
             let v = 0
             for (const [yy, wy] of ty) for (const [xx, wx] of tx) v += wy * wx * mask[yy * N + xx]
             norm[i * P + j] += v
