@@ -10,7 +10,7 @@
  * inflate of the first bytes of a member for .npy headers. Those are the throughput, memory and safety
  * requirements of the study's NPZ I/O; the zip structures involved are small.
  */
-import {open, type FileHandle} from 'node:fs/promises'
+import {open, stat, type FileHandle} from 'node:fs/promises'
 import {constants as zlibConstants, crc32, createInflateRaw, inflateRawSync} from 'node:zlib'
 import {Buffer, constants as bufferConstants} from 'node:buffer'
 
@@ -76,6 +76,12 @@ export class ZipReader {
 
   /** Open a zip file and read its central directory. Throws MissingInputError or ContractError. */
   static async open(file: string): Promise<ZipReader> {
+    // a FIFO would block open() until a writer appears, and a device has no size: refuse both up front
+    const st = await stat(file).catch(() => undefined) // a missing file is reported by open() below
+    if (st && !st.isFile() && !st.isDirectory()) {
+      const kind = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file'
+      throw ZipReader.error(file, undefined, `is ${kind}, expected an .npz file`)
+    }
     let fh: FileHandle
     try {
       fh = await open(file, 'r')

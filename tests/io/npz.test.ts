@@ -3,6 +3,7 @@
  * corrupt / truncated / malicious archives built by hand. Every failure must be a ContractError naming the file
  * and member, and must come back quickly (each test has a 5 s limit: a hang or a runaway inflate fails it).
  */
+import {execFileSync} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {deflateRawSync} from 'node:zlib'
@@ -226,6 +227,18 @@ describe('corrupt, truncated and malicious files', () => {
     await expectContract(listNpz(empty), empty, undefined, /too short for a zip archive/)
     const text = put('text.npz', new TextEncoder().encode('diffraction,x\n1,2\n'.repeat(10)))
     await expectContract(readNpz(text), text, undefined, /no end-of-central-directory/)
+  }, FAST)
+  it('a FIFO or a device is refused at once (no blocking open), naming the file', async () => {
+    const fifo = path.join(dir, 'pipe.npz')
+    let haveFifo = true
+    try {
+      execFileSync('mkfifo', [fifo])
+    } catch {
+      haveFifo = false
+      console.log('note: mkfifo unavailable; FIFO case skipped')
+    }
+    if (haveFifo) await expectContract(listNpz(fifo), fifo, undefined, /is a FIFO \(named pipe\), expected an \.npz file/)
+    if (existsSync('/dev/zero')) await expectContract(readNpz('/dev/zero'), '/dev/zero', undefined, /is a character device, expected an \.npz file/)
   }, FAST)
   it('a truncated archive (tail cut off)', async () => {
     const f = put('cut.npz', good.subarray(0, good.length - 30))
