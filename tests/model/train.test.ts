@@ -118,6 +118,8 @@ describe('training a tiny PtychoPINN (N=64, n_filters_scale 1, 24 synthetic grou
 
   it('detects a corrupt newest checkpoint, reports it and resumes from the previous one', async () => {
     const jobDir = path.join(root, 'fresh')
+    // (the first test leaves this job finished; when run alone, train it here)
+    if ((await listCheckpointFiles(jobDir)).length < 2) (await trainPtychoPinn(options(jobDir))).model.dispose()
     const newest = (await listCheckpointFiles(jobDir))[0]
     await truncate(newest, 1000)
     // and a write that was killed before its rename
@@ -129,7 +131,7 @@ describe('training a tiny PtychoPINN (N=64, n_filters_scale 1, 24 synthetic grou
     expect(lines).toContain('Removed the partial checkpoint write checkpoints/.epoch-0004.ckpt.zip.999.abcd.tmp')
     expect(r.resumedFromEpoch).toBe(2)
     expect(r.epochsCompleted).toBe(NEPOCHS)
-    expect(Math.abs(r.history.loss[2] - reference.loss[2])).toBeLessThan(1e-5 * Math.abs(reference.loss[2]))
+    if (reference) expect(Math.abs(r.history.loss[2] - reference.loss[2])).toBeLessThan(1e-5 * Math.abs(reference.loss[2]))
     // the rewritten epoch-3 checkpoint verifies again
     expect((await readCheckpoint(path.join(jobDir, 'checkpoints', 'epoch-0003.ckpt.zip'))).state.epoch).toBe(3)
     expect((await readdir(path.join(jobDir, 'checkpoints'))).filter((n) => n.endsWith('.tmp'))).toEqual([])
