@@ -1,5 +1,5 @@
 import {beforeAll, describe, expect, it} from 'vitest'
-import {conv2d, conv2dFilterGrad, usesCustomConvGradient} from '../../src/model/layers.js'
+import {conv2d, conv2dFilterGrad, maxPool2, upsample2, usesCustomConvGradient} from '../../src/model/layers.js'
 import {farFieldIntensity, illuminate, patchGeometry, patchMatrices, reassembleAndExtract, shiftedDftBlock} from '../../src/model/physics-layers.js'
 import {createRng} from '../../src/util/random.js'
 import {useBackend} from './helpers.js'
@@ -140,5 +140,60 @@ describe('gradient of the physics chain (reassembly → illumination → far fie
       tf.tidy(() => f(tf.tensor3d(re0.map((v, i) => v + s * dre[i]), [B * C, N, N]), tf.tensor3d(im0.map((v, i) => v + s * dim[i]), [B * C, N, N])).dataSync()[0])
     const fd = (at(h) - at(-h)) / (2 * h)
     expect(Math.abs(analytic - fd)).toBeLessThan(1e-3 * Math.max(1, Math.abs(fd)))
+  })
+})
+
+describe('pooling and upsampling gradients', () => {
+  const [B, H, W, C] = [2, 8, 6, 3]
+  const xd = Float32Array.from(rand(B * H * W * C, 20))
+
+  it('upsample2 equals resizeNearestNeighbor; its gradient is the 2x2 block sum (abs error < 1e-5)', () => {
+    const Rd = Float32Array.from(rand(B * 2 * H * 2 * W * C, 21))
+    const [y, ref, g] = tf.tidy(() => {
+      const x = tf.tensor4d(xd, [B, H, W, C])
+      const R = tf.tensor4d(Rd, [B, 2 * H, 2 * W, C])
+      return [upsample2(x), tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W]), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(upsample2(a as tf.Tensor4D), R)))(x)]
+    })
+    expect(Array.from(y.dataSync())).toEqual(Array.from(ref.dataSync()))
+    const gd = g.dataSync()
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < H; i++)
+        for (let j = 0; j < W; j++)
+          for (let c = 0; c < C; c++) {
+            let sum = 0
+            for (let di = 0; di < 2; di++) for (let dj = 0; dj < 2; dj++) sum += Rd[((b * 2 * H + 2 * i + di) * 2 * W + 2 * j + dj) * C + c]
+            expect(Math.abs(gd[((b * H + i) * W + j) * C + c] - sum)).toBeLessThan(1e-5)
+          }
+    tf.dispose([y, ref, g])
+  })
+
+  it('maxPool2 equals maxPool; its gradient goes to each window maximum (plain-JS reference; wasm MaxPoolGrad gets this shape wrong)', () => {
+    const Rd = Float32Array.from(rand(B * (H / 2) * (W / 2) * C, 22))
+    const [y, ref, g] = tf.tidy(() => {
+      const x = tf.tensor4d(xd, [B, H, W, C])
+      const R = tf.tensor4d(Rd, [B, H / 2, W / 2, C])
+      return [maxPool2(x), tf.maxPool(x, 2, 2, 'same'), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(maxPool2(a as tf.Tensor4D), R)))(x)]
+    })
+    expect(Array.from(y.dataSync())).toEqual(Array.from(ref.dataSync()))
+    const want = new Float32Array(xd.length)
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < H / 2; i++)
+        for (let j = 0; j < W / 2; j++)
+          for (let c = 0; c < C; c++) {
+            let best = -Infinity
+            let at = -1
+            for (let di = 0; di < 2; di++)
+              for (let dj = 0; dj < 2; dj++) {
+                const k = ((b * H + 2 * i + di) * W + 2 * j + dj) * C + c
+                if (xd[k] > best) {
+                  best = xd[k]
+                  at = k
+                }
+              }
+            want[at] += Rd[((b * (H / 2) + i) * (W / 2) + j) * C + c]
+          }
+    const gd = g.dataSync()
+    for (let i = 0; i < want.length; i++) expect(Math.abs(gd[i] - want[i])).toBeLessThan(1e-6)
+    tf.dispose([y, ref, g])
   })
 })
