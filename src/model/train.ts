@@ -6,7 +6,7 @@
  * valid checkpoint of the same configuration.
  */
 import {createHash} from 'node:crypto'
-import {rm} from 'node:fs/promises'
+import {mkdir, rename} from 'node:fs/promises'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import {writeFileAtomic} from '../io/atomic.js'
@@ -234,13 +234,25 @@ export async function trainPtychoPinn(opts: TrainOptions): Promise<TrainResult> 
         resumedFromEpoch = st.epoch
         checkpointPath = checkpoint.file
         log(`Resuming from checkpoint ${path.relative(jobDir, checkpoint.file)} (epoch ${st.epoch} of ${st.nepochs} completed)`)
-        // drop anything newer than the checkpoint we resume from
+        // anything newer than the checkpoint we resume from is corrupt or foreign: move it out of the way
         for (const f of await listCheckpointFiles(jobDir)) {
           const e = Number(/epoch-(\d+)/.exec(path.basename(f))?.[1])
-          if (e > st.epoch) await rm(f, {force: true})
+          if (e > st.epoch) {
+            const aside = path.join(jobDir, CHECKPOINT_DIR, 'superseded')
+            await mkdir(aside, {recursive: true})
+            await rename(f, path.join(aside, path.basename(f)))
+            log(`Moved ${CHECKPOINT_DIR}/${path.basename(f)} to ${CHECKPOINT_DIR}/superseded/`)
+          }
         }
       } else {
-        for (const f of await listCheckpointFiles(jobDir)) await rm(f, {force: true})
+        // keep what an earlier, different run left (it is not ours to delete), out of the way of this run's files
+        const old = await listCheckpointFiles(jobDir)
+        if (old.length > 0) {
+          const aside = path.join(jobDir, CHECKPOINT_DIR, 'superseded')
+          await mkdir(aside, {recursive: true})
+          for (const f of old) await rename(f, path.join(aside, path.basename(f)))
+          log(`Starting fresh; ${old.length} earlier checkpoint(s) moved to ${CHECKPOINT_DIR}/superseded/`)
+        }
       }
     }
 

@@ -132,7 +132,9 @@ describe('training a tiny PtychoPINN (N=64, n_filters_scale 1, 24 synthetic grou
     expect(r.resumedFromEpoch).toBe(2)
     expect(r.epochsCompleted).toBe(NEPOCHS)
     if (reference) expect(Math.abs(r.history.loss[2] - reference.loss[2])).toBeLessThan(1e-5 * Math.abs(reference.loss[2]))
-    // the rewritten epoch-3 checkpoint verifies again
+    // the corrupt file was moved aside, not deleted; the rewritten epoch-3 checkpoint verifies again
+    expect(lines).toContain('Moved checkpoints/epoch-0003.ckpt.zip to checkpoints/superseded/')
+    expect((await readdir(path.join(jobDir, 'checkpoints', 'superseded')))).toContain('epoch-0003.ckpt.zip')
     expect((await readCheckpoint(path.join(jobDir, 'checkpoints', 'epoch-0003.ckpt.zip'))).state.epoch).toBe(3)
     expect((await readdir(path.join(jobDir, 'checkpoints'))).filter((n) => n.endsWith('.tmp'))).toEqual([])
   })
