@@ -214,7 +214,14 @@ export const runner: Runner = async (ctx: RunnerContext): Promise<RunnerResult> 
     try {
       const {reconstructFromBundle} = await import('../model/reconstruct.js')
       const outDir = path.join(job.artifactDir, 'reconstruction')
-      const r = await reconstructFromBundle(bundleFile, job.testDataPath, outDir, {backend: backendUsed})
+      // one group per test scan position (for gridsize > 1 more groups would need oversampling)
+      const {listNpz} = await import('../io/npz.js')
+      const members = await listNpz(job.testDataPath)
+      const nImages = (members.find((m) => m.name === 'diffraction') ?? members.find((m) => m.name === 'diff3d'))?.shape[0]
+      const r = await reconstructFromBundle(bundleFile, job.testDataPath, outDir, {
+        backend: backendUsed,
+        ...(job.gridsize > 1 && nImages ? {nGroups: nImages} : {}),
+      })
       const rel = (p: string | undefined) => (p ? toPosix(path.relative(job.artifactDir, p)) : undefined)
       reconstruction = {
         status: 'success',
