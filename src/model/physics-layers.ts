@@ -194,17 +194,6 @@ function setTaps(t: RowTaps, k: number, shift: number): void {
   }
 }
 
-/** Dense (m x n) matrix of item k (for tests and references). */
-export function tapsToDense(t: RowTaps, k: number): Float32Array {
-  const d = new Float32Array(t.m * t.n)
-  for (let i = 0; i < t.m; i++) {
-    const o = k * t.m + i
-    d[i * t.n + (t.idx0[o] - k * t.n)] += t.w0[o]
-    d[i * t.n + (t.idx1[o] - k * t.n)] += t.w1[o]
-  }
-  return d
-}
-
 export interface PatchGeometry {
   B: number
   C: number

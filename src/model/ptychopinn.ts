@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core'
 import type {Rng} from '../util/random.js'
-import {C_OUTER, borderFilters, decoderFilters, encoderFilters, parameterDefs, type ModelSpec} from './architecture.js'
+import {C_OUTER, decoderFilters, encoderFilters, parameterDefs, type ModelSpec} from './architecture.js'
 import {conv2d, maxPool2, swish, upsample2} from './layers.js'
 import {
   centerMask,
@@ -142,7 +142,6 @@ export class PtychoPinn {
     })
     const act = (x: tf.Tensor) => (head === 'amp' ? this.ampActivation(x) : tf.mul(tf.tanh(x), Math.PI))
     const [B, hh, ww, F] = h.shape
-    void borderFilters
     if (this.spec.pad_object) {
       const inner = tf.slice(h, [0, 0, 0, 0], [B, hh, ww, F - C_OUTER])
       const q = Math.floor(N / 4)
