@@ -66,6 +66,21 @@ export class JobsFailedError extends StudyError {
   override readonly exitCode = EXIT.failed
 }
 
+/** Exit code of an output that cannot be written (sysexits EX_CANTCREAT): permission, read-only disk, no space. */
+export const EXIT_CANNOT_WRITE = 73
+
+/** An output file or folder that cannot be written (not a bug in study: the environment refuses the write). */
+export class OutputError extends StudyError {
+  override readonly exitCode = EXIT_CANNOT_WRITE
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: {cause?: unknown},
+  ) {
+    super(message, options)
+  }
+}
+
 /** Render a zod error for a human, naming the source (file or flag set). */
 export function zodContractError(source: string, error: ZodError): ContractError {
   return new ContractError(source, undefined, `invalid values:\n${z.prettifyError(error)}`, {cause: error})

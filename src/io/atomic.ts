@@ -4,8 +4,34 @@ import {mkdir, open, rename, rm} from 'node:fs/promises'
 import {closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
 import path from 'node:path'
 
+import {OutputError, StudyError} from '../errors.js'
+
 function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+}
+
+const OUTPUT_FAILURES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a file is in the way of a folder on that path',
+  EEXIST: 'a file is in the way of a folder on that path',
+  EISDIR: 'the target is a folder',
+}
+
+/**
+ * An fs error met while writing `target` that the user must fix (permissions, a full or read-only disk, a file where a
+ * folder should be) becomes an OutputError naming the file and the reason; anything else is returned unchanged.
+ */
+export function asOutputError(target: string, error: unknown): unknown {
+  if (error instanceof StudyError) return error
+  const e = error as NodeJS.ErrnoException | undefined
+  const code = e?.code
+  if (!code || !(code in OUTPUT_FAILURES)) return error
+  const at = e.path && path.resolve(e.path) !== path.resolve(target) && !path.basename(e.path).startsWith(`.${path.basename(target)}.`) ? ` (at ${e.path})` : ''
+  return new OutputError(target, `cannot write ${target}: ${OUTPUT_FAILURES[code]} [${code}]${at}`, {cause: error})
 }
 
 /**
@@ -13,6 +39,14 @@ function tempPathFor(target: string): string {
  * A reader sees either the old content or the new one, never a partial file.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await writeFileAtomicRaw(target, data)
+  } catch (error) {
+    throw asOutputError(target, error)
+  }
+}
+
+async function writeFileAtomicRaw(target: string, data: string | Uint8Array): Promise<void> {
   await mkdir(path.dirname(target), {recursive: true})
   const tmp = tempPathFor(target)
   const handle = await open(tmp, 'w')

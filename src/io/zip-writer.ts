@@ -9,6 +9,7 @@ import {mkdir, open, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 import {once} from 'node:events'
 import {crc32, createDeflateRaw, deflateRawSync} from 'node:zlib'
+import {asOutputError} from './atomic.js'
 
 export interface ZipMemberInput {
   name: string
@@ -73,6 +74,14 @@ function tempPathFor(target: string): string {
 }
 
 export async function writeZipAtomic(target: string, members: ZipMemberInput[], opts: ZipWriteOptions = {}): Promise<void> {
+  try {
+    await writeZipAtomicRaw(target, members, opts)
+  } catch (error) {
+    throw asOutputError(target, error)
+  }
+}
+
+async function writeZipAtomicRaw(target: string, members: ZipMemberInput[], opts: ZipWriteOptions): Promise<void> {
   const compress = opts.compress ?? true
   const force64 = opts.zip64 === 'always'
   await mkdir(path.dirname(target), {recursive: true})
