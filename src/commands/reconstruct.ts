@@ -16,9 +16,9 @@ against it (plane-removed phase, mean-scaled amplitude: MAE, MSE, PSNR, SSIM, co
 reconstruction_metrics.json, with ground-truth and side-by-side PNGs.`
 
   static override examples = [
-    '<%= config.bin %> reconstruct --bundle artifacts/dose_1000/baseline/gs1/model.bundle --test-data phase_c/dose_1000/patched_test.npz --output-dir recon/dose_1000',
-    '<%= config.bin %> reconstruct --bundle model.bundle --test-data test.npz --output-dir out --backend wasm --stitch-crop-size 20 --json',
-    '<%= config.bin %> reconstruct --bundle model.bundle --test-data test.npz --output-dir out --n-groups 256 --seed 7',
+    '<%= config.bin %> reconstruct --bundle artifacts/dose_1000/baseline/gs1/model_bundle.zip --test-data phase_c/dose_1000/patched_test.npz --output-dir recon/dose_1000',
+    '<%= config.bin %> reconstruct --bundle model_bundle.zip --test-data test.npz --output-dir out --backend wasm --stitch-crop-size 20 --json',
+    '<%= config.bin %> reconstruct --bundle model_bundle.zip --test-data test.npz --output-dir out --n-groups 256 --seed 7',
   ]
 
   static override flags = {

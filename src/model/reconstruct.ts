@@ -19,7 +19,7 @@ import {z} from 'zod'
 import {ContractError, MissingInputError, StudyError, UsageError} from '../errors.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {complex64, float32, float64} from '../io/ndarray.js'
-import {metadataArray, writeNpz} from '../io/npz.js'
+import {listNpz, metadataArray, writeNpz} from '../io/npz.js'
 import {writeGreyPng, writeGreyPngRow} from '../io/png.js'
 import {
   alignByCoordinates,
@@ -183,7 +183,8 @@ export async function reconstructFromBundle(
     const data = await loadGroupedData(testNpz, {
       N,
       gridsize,
-      nGroups: opts.nGroups ?? Number.MAX_SAFE_INTEGER,
+      // default: one group per scan position (for gridsize 2 too, which then needs no oversampling)
+      nGroups: opts.nGroups ?? (await scanPositionCount(testNpz)),
       neighborCount: opts.neighborCount ?? 7,
       enableOversampling: false,
       seed,
@@ -357,4 +358,15 @@ export function evaluateAgainstGroundTruth(
 /** a deep copy with every non-finite number replaced by null (JSON cannot hold NaN or Infinity) */
 function finiteOrNull<T>(value: T): T {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T
+}
+
+/** Number of scan positions of a dataset, from the NPZ headers only (xcoords, else the diffraction stack). */
+async function scanPositionCount(file: string): Promise<number> {
+  const members = await listNpz(file)
+  const byName = new Map(members.map((m) => [m.name, m]))
+  const source = byName.get('xcoords') ?? byName.get('diffraction') ?? byName.get('diff3d')
+  if (!source || source.shape.length === 0 || source.shape[0] < 1) {
+    throw new ContractError(file, 'xcoords', 'expected a 1-D array of scan positions (or a diffraction stack) to count the groups')
+  }
+  return source.shape[0]
 }

@@ -122,6 +122,28 @@ describe('reconstructFromBundle (with ground-truth patches standing in for the m
     expect(npz.offsets.shape).toEqual([400, 1, 2, 1])
   })
 
+  it('gridsize 2 without --n-groups: one group per scan position, no oversampling needed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'study-rec-gs2-default-'))
+    const testNpz = path.join(dir, 'dense_test.npz')
+    const bundle = path.join(dir, 'model_bundle.zip')
+    writeFileSync(bundle, 'fake')
+    await writeTestNpz(testNpz, 120, 3)
+    let predictedGroups = -1
+    const deps: ReconstructDeps = {
+      async loadBundle(): Promise<LoadedBundle> {
+        return {N, gridsize: 2, intensityScale: 12.5, dispose: () => {}}
+      },
+      async predictObjectPatches(_bundle, X) {
+        const B = X.length / (N * N * 4)
+        predictedGroups = B
+        return {re: new Float32Array(B * N * N).fill(1), im: new Float32Array(B * N * N), B, N}
+      },
+    }
+    const r = await reconstructFromBundle(bundle, testNpz, path.join(dir, 'recon'), {}, deps)
+    expect(predictedGroups).toBe(120)
+    expect(r.nGroups).toBe(120)
+  })
+
   it('gridsize 2: patches of the group objects stitched at the group centres reproduce the object', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'study-rec-'))
     const testNpz = path.join(dir, 'patched_test.npz')
