@@ -2,9 +2,10 @@
  * One training job (spec §6.3): folders and log, dry run, patch size, TrainingConfig, the legacy bridge
  * (exactly once, before the runner: CONFIG-001), then the runner.
  */
-import {appendFile, mkdir, open, readFile, writeFile} from 'node:fs/promises'
+import {appendFile, mkdir, readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
+import {writeFileAtomic} from '../io/atomic.js'
 import {freshLegacyDict, updateLegacyDict} from '../config/legacy.js'
 import type {LegacyBridge, LegacyDict} from '../config/legacy.js'
 import {legacyBackendFor, parseTrainingConfig} from '../config/schemas.js'
@@ -75,24 +76,42 @@ export function buildJobConfig(
 
 const DRY_RUN_PREFIX = 'DRY RUN: '
 
+/** The three lines a dry run writes (the reference's format). */
+function dryRunLogText(job: TrainingJob): string {
+  return `${DRY_RUN_PREFIX}${job.view} dose=${job.dose} gridsize=${job.gridsize}\nTrain: ${job.trainDataPath}\nTest: ${job.testDataPath}\n`
+}
+
+/** Is this text exactly a dry-run log (three lines, the first starting with `DRY RUN: `)? */
+export function isDryRunLog(text: string): boolean {
+  const lines = text.split('\n')
+  return (
+    lines.length === 4 &&
+    lines[3] === '' &&
+    lines[0].startsWith(DRY_RUN_PREFIX) &&
+    lines[1].startsWith('Train: ') &&
+    lines[2].startsWith('Test: ')
+  )
+}
+
+/** 'absent' (missing or empty), 'dry-run' (exactly a dry-run log) or 'real' (anything else: a training's log). */
+async function logKind(logPath: string): Promise<'absent' | 'dry-run' | 'real'> {
+  let size: number
+  try {
+    size = (await stat(logPath)).size
+  } catch {
+    return 'absent'
+  }
+  if (size === 0) return 'absent'
+  if (size > 16 * 1024) return 'real'
+  return isDryRunLog(await readFile(logPath, 'utf8')) ? 'dry-run' : 'real'
+}
+
 /**
- * May a dry run overwrite this log? Only when it is absent, empty or itself a dry-run log: a dry run never
+ * May a dry run overwrite this log? Only when it is absent, empty or exactly a dry-run log: a dry run never
  * destroys the log of a real training (a deliberate change from the reference, which always overwrote it).
  */
 async function dryRunMayWriteLog(logPath: string): Promise<boolean> {
-  let fh
-  try {
-    fh = await open(logPath, 'r')
-  } catch {
-    return true
-  }
-  try {
-    const buf = Buffer.alloc(DRY_RUN_PREFIX.length)
-    const {bytesRead} = await fh.read(buf, 0, buf.length, 0)
-    return bytesRead === 0 || buf.subarray(0, bytesRead).toString('utf8') === DRY_RUN_PREFIX
-  } finally {
-    await fh.close()
-  }
+  return (await logKind(logPath)) !== 'real'
 }
 
 /**
@@ -117,10 +136,7 @@ export async function runTrainingJob(job: TrainingJob, options: RunTrainingJobOp
   if (options.dryRun) {
     const logWritten = await dryRunMayWriteLog(job.logPath)
     if (logWritten) {
-      await writeFile(
-        job.logPath,
-        `${DRY_RUN_PREFIX}${job.view} dose=${job.dose} gridsize=${job.gridsize}\nTrain: ${job.trainDataPath}\nTest: ${job.testDataPath}\n`,
-      )
+      await writeFileAtomic(job.logPath, dryRunLogText(job))
     }
     return {
       dose: job.dose,
@@ -136,6 +152,8 @@ export async function runTrainingJob(job: TrainingJob, options: RunTrainingJobOp
     }
   }
 
+  // a real run starts a fresh log where only a dry run's three lines stand (a real training's log is appended to)
+  if ((await logKind(job.logPath)) === 'dry-run') await writeFileAtomic(job.logPath, '')
   const patchSize = await (options.inferPatchSize ?? defaultInferPatchSize)(job.trainDataPath)
   const config = buildJobConfig(job, patchSize, backend, options.overrides)
   const bridge = options.bridge ?? updateLegacyDict

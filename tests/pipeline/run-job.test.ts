@@ -124,4 +124,31 @@ describe('runTrainingJob dry run (spec §6.3 step 2, test_run_training_job_dry_r
     expect(kept.log_written).toBe(false)
     expect(readFileSync(job.logPath, 'utf8')).toBe('epoch 1 loss 0.5\nepoch 2 loss 0.3\n')
   })
+
+  it('dry run, then a real run, then a dry run with other settings: the real run\'s log survives (QA #2)', async () => {
+    const job = touchedJob()
+    const writingRunner: Runner = async (ctx) => {
+      const {appendFileSync} = await import('node:fs')
+      appendFileSync(ctx.logPath, 'Training completed successfully\nFinal loss: 0.1\n')
+      return {status: 'success'}
+    }
+    await runTrainingJob(job, {runner: writingRunner, dryRun: true})
+    await runTrainingJob(job, {runner: writingRunner})
+    // the real run started a fresh log: the dry-run lines are gone, its own lines are there
+    expect(readFileSync(job.logPath, 'utf8')).toBe('Training completed successfully\nFinal loss: 0.1\n')
+    const later = await runTrainingJob(job, {runner: writingRunner, dryRun: true, overrides: {nepochs: 5}})
+    expect(later.log_written).toBe(false)
+    expect(readFileSync(job.logPath, 'utf8')).toBe('Training completed successfully\nFinal loss: 0.1\n')
+  })
+
+  it('a log that merely starts like a dry-run log is not a dry-run log', async () => {
+    const job = touchedJob()
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(job.artifactDir, {recursive: true})
+    const real = `DRY RUN: baseline dose=1000 gridsize=1\nTrain: a\nTest: b\nepoch 1 loss 0.5\n`
+    writeFileSync(job.logPath, real)
+    const r = await runTrainingJob(job, {runner: async () => ({status: 'success'}), dryRun: true})
+    expect(r.log_written).toBe(false)
+    expect(readFileSync(job.logPath, 'utf8')).toBe(real)
+  })
 })
