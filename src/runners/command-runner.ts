@@ -16,7 +16,7 @@
  */
 import {spawn} from 'node:child_process'
 import {createWriteStream, existsSync} from 'node:fs'
-import {appendFile, readFile} from 'node:fs/promises'
+import {appendFile, readFile, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {UsageError} from '../errors.js'
@@ -233,9 +233,13 @@ export function createCommandRunner(options: CommandRunnerOptions): Runner {
     const {job} = ctx
     await writeJsonAtomic(path.join(job.artifactDir, PARAMS_FILE), ctx.legacyParams)
     await writeJsonAtomic(path.join(job.artifactDir, CONFIG_FILE), ctx.config)
+    // a result left by an earlier run must never be read as this run's
+    await rm(path.join(job.artifactDir, RESULT_FILE), {force: true})
     const {file, args} = commandFor(options, ctx)
     await appendFile(ctx.logPath, `$ ${[file, ...args].map((a) => (/[\s'"]/.test(a) ? shellQuote(a) : a)).join(' ')}\n`)
     const started = Date.now()
+    // file times have coarse resolution on some filesystems: allow a little slack before the start
+    const startedForFiles = started - 2000
     const exit = await runProcess(file, args, ctx, options)
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     let error: string | undefined
@@ -254,11 +258,25 @@ export function createCommandRunner(options: CommandRunnerOptions): Runner {
     const bundleRel = typeof extra.bundle_path === 'string' ? extra.bundle_path : DEFAULT_BUNDLE
     const bundleAbs = path.resolve(job.artifactDir, bundleRel)
     const result: RunnerResult = {...extra, status: 'success', exit_code: 0}
-    if (existsSync(bundleAbs)) {
+    const warnings: string[] = []
+    if (!existsSync(path.join(job.artifactDir, RESULT_FILE))) warnings.push(`the command wrote no ${RESULT_FILE}: no loss or history recorded`)
+    const bundleStat = existsSync(bundleAbs) ? await stat(bundleAbs) : undefined
+    if (bundleStat && bundleStat.mtimeMs >= startedForFiles) {
       const digest = await digestFile(bundleAbs)
       result.bundle_path = toPosix(path.relative(job.artifactDir, bundleAbs))
       result.bundle_sha256 = digest.sha256
       result.bundle_size_bytes = digest.size_bytes
+    } else {
+      delete result.bundle_path
+      warnings.push(
+        bundleStat
+          ? `${bundleRel} predates this run (an earlier run's bundle): not recorded as this run's`
+          : `no bundle written (${bundleRel} not found)`,
+      )
+    }
+    if (warnings.length > 0) {
+      result.warnings = warnings
+      await appendFile(ctx.logPath, warnings.map((w) => `Warning: ${w}\n`).join(''))
     }
     return result
   }

@@ -1,4 +1,4 @@
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, utimesSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
@@ -106,6 +106,26 @@ writeFileSync(out + '/runner_result.json', JSON.stringify({final_loss: 0.25, epo
     expect(templatePlaceholders('x {train} {{y}} {seed}')).toEqual(['train', 'seed'])
     expect(() => templatePlaceholders('x {trian}')).toThrow(/unknown placeholder\(s\) \{trian\}/)
     expect(() => createCommandRunner({command: '  '})).toThrow(UsageError)
+  })
+
+  it('never records an earlier run\'s result or bundle as this run\'s (QA #3b)', async () => {
+    const ctx = await prepared(context('stale results'))
+    const first = await createCommandRunner({command: tpl('ok')})(ctx)
+    expect(first).toMatchObject({status: 'success', final_loss: 0.25, bundle_path: 'wts.h5.zip'})
+    // the first run finished a while ago
+    const past = new Date(Date.now() - 60_000)
+    utimesSync(path.join(ctx.job.artifactDir, 'wts.h5.zip'), past, past)
+    const second = await createCommandRunner({command: `${node} -e 0 {train}`})(ctx)
+    expect(second.status).toBe('success')
+    expect(second.final_loss).toBeUndefined()
+    expect(second.bundle_path).toBeUndefined()
+    expect(second.bundle_sha256).toBeUndefined()
+    expect(second.warnings).toEqual([
+      'the command wrote no runner_result.json: no loss or history recorded',
+      "wts.h5.zip predates this run (an earlier run's bundle): not recorded as this run's",
+    ])
+    expect(existsSync(path.join(ctx.job.artifactDir, 'runner_result.json'))).toBe(false)
+    expect(readFileSync(ctx.logPath, 'utf8')).toContain('Warning: wts.h5.zip predates this run')
   })
 
   it('passes paths with spaces and quotes as single argv words (no shell), writes params.json, captures output', async () => {
