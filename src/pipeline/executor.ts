@@ -45,6 +45,8 @@ export interface ExecutionSettings {
   overrides: TrainingOverrides
   /** seconds per job for runners without their own timeout; 0 = none */
   timeoutS?: number
+  /** --force: runners start from scratch (the tfjs runner ignores earlier checkpoints) */
+  force?: boolean
 }
 
 export interface InProcessHooks {
@@ -113,6 +115,7 @@ export async function executeJob(
       runner,
       backend: settings.backend,
       seed: entry.seed,
+      fresh: settings.force === true,
       overrides: settings.overrides,
       bridge: hooks.bridge,
       signal: controller.signal,

@@ -40,6 +40,8 @@ export interface RunTrainingJobOptions {
   /** compute backend requested for the runner ('auto' | 'tensorflow' | 'wasm' | 'cpu' | 'pytorch') */
   backend?: string
   seed?: number
+  /** start from scratch: the runner must not resume earlier state (--force) */
+  fresh?: boolean
   overrides?: TrainingOverrides
   /** the legacy bridge; called exactly once per real job (tests inject a spy) */
   bridge?: LegacyBridge
@@ -167,6 +169,7 @@ export async function runTrainingJob(job: TrainingJob, options: RunTrainingJobOp
     logPath: job.logPath,
     backend,
     seed: options.seed ?? 0,
+    fresh: options.fresh,
     onProgress: options.onProgress,
     signal: options.signal,
   })

@@ -149,6 +149,7 @@ async function applyPlan(
       runnerSignature: plan.runnerSignature,
       overrides: plan.overrides,
       timeoutS: input.timeoutS,
+      force: input.force,
     },
     jobs: input.jobs,
     hooks: {runner: input.runnerInstance, bridge: input.bridge, onProgress: input.onProgress, signal: input.signal},

@@ -156,6 +156,7 @@ export const runner: Runner = async (ctx: RunnerContext): Promise<RunnerResult> 
       nepochs: config.nepochs,
       weights: {nll_weight: config.nll_weight, mae_weight: config.mae_weight},
       seed: ctx.seed,
+      resume: ctx.fresh !== true,
       jobDir: job.artifactDir,
       log: logSync,
       onProgress,

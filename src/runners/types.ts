@@ -39,6 +39,8 @@ export interface RunnerContext {
   backend: string
   /** seed for every random step of this job (grouping, init, shuffling); recorded in the manifest */
   seed: number
+  /** start from scratch (--force): do not resume from checkpoints of an earlier run */
+  fresh?: boolean
   /** optional live progress sink (the CLI renders it) */
   onProgress?: (event: ProgressEvent) => void
   signal?: AbortSignal

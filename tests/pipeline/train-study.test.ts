@@ -257,9 +257,11 @@ describe('trainStudy reruns', () => {
     const calls3: RunnerContext[] = []
     await trainStudy(input(tree, {filters: {dose: [1000]}, overrides: {nepochs: 4}, runnerInstance: createStubRunner({calls: calls3})}))
     expect(calls3).toHaveLength(3)
+    expect(calls3.map((c) => c.fresh)).toEqual([false, false, false]) // a plain rerun may resume
     const calls4: RunnerContext[] = []
     await trainStudy(input(tree, {filters: {dose: [1000]}, overrides: {nepochs: 4}, force: true, runnerInstance: createStubRunner({calls: calls4})}))
     expect(calls4).toHaveLength(3)
+    expect(calls4.map((c) => c.fresh)).toEqual([true, true, true]) // --force: runners start from scratch
     // a dry run shows the plan: everything complete
     const dry = await trainStudy(input(tree, {filters: {dose: [1000]}, overrides: {nepochs: 4}, dryRun: true}))
     expect(dry.manifest.plan.filter((p) => p.dose === 1000).map((p) => p.status)).toEqual(['complete', 'complete', 'complete'])
