@@ -10,12 +10,12 @@
  * included, PHASEC-METADATA-001).
  */
 import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {z} from 'zod'
 
 import {ContractError, MissingInputError, UsageError, zodContractError} from '../errors.js'
+import {readJsonFile} from '../io/json-file.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {digestFile} from '../io/hash.js'
 import {complex64, float32, float64, isComplexDtype, type NdArray} from '../io/ndarray.js'
@@ -127,17 +127,7 @@ export interface GenerateResult {
 
 /** Read and validate a phase C run manifest; undefined when there is none. */
 export async function readPhaseCManifest(root: string): Promise<PhaseCManifest | undefined> {
-  const file = path.join(root, PHASE_C_MANIFEST)
-  if (!existsSync(file)) return undefined
-  let json: unknown
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'))
-  } catch (error) {
-    throw new ContractError(file, undefined, `not valid JSON (${(error as Error).message})`)
-  }
-  const parsed = phaseCManifestSchema.safeParse(json)
-  if (!parsed.success) throw zodContractError(file, parsed.error)
-  return parsed.data
+  return readJsonFile(path.join(root, PHASE_C_MANIFEST), phaseCManifestSchema)
 }
 
 interface Source {

@@ -6,12 +6,12 @@
  * The NPZ is only subsampled; the groups are not stored (training regroups on its own, spec 15.4).
  */
 import {existsSync, readdirSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {z} from 'zod'
 
 import {ContractError, MissingInputError, UsageError, zodContractError} from '../errors.js'
+import {readJsonFile} from '../io/json-file.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {digestFile} from '../io/hash.js'
 import {type NdArray, toFloat64} from '../io/ndarray.js'
@@ -120,17 +120,7 @@ export interface OverlapResult {
 
 /** Read and validate a phase D manifest; undefined when there is none. */
 export async function readOverlapManifest(root: string): Promise<OverlapManifest | undefined> {
-  const file = path.join(root, OVERLAP_MANIFEST)
-  if (!existsSync(file)) return undefined
-  let json: unknown
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'))
-  } catch (error) {
-    throw new ContractError(file, undefined, `not valid JSON (${(error as Error).message})`)
-  }
-  const parsed = overlapManifestSchema.safeParse(json)
-  if (!parsed.success) throw zodContractError(file, parsed.error)
-  return parsed.data
+  return readJsonFile(path.join(root, OVERLAP_MANIFEST), overlapManifestSchema)
 }
 
 /** The phase C split file of a dose: `patched_{split}.npz`, else the first `*{split}.npz` (the reference's glob). */
