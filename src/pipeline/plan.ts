@@ -130,11 +130,15 @@ export async function planTraining(input: PlanTrainingInput): Promise<TrainingPl
   // --dose narrows the design before jobs are built, so doses without data are never looked at.
   let study = fullStudy
   if (filters.dose?.length) {
-    const wanted = filters.dose.filter((d) => {
-      if (fullStudy.design.dose_list.includes(d)) return true
-      // a dose outside the design is allowed when its phase C data exist (the reference trains it)
-      return existsSync(path.join(roots.phaseC.resolved, fullStudy.layout.doseDir(d)))
-    })
+    // each dose once (1000 and 1e3 are the same), design doses in design order, then others ascending
+    const requested = new Set(filters.dose)
+    const inDesign = fullStudy.design.dose_list.filter((d) => requested.has(d))
+    // a dose outside the design is allowed when its phase C data exist (the reference trains it)
+    const extra = [...requested]
+      .filter((d) => !fullStudy.design.dose_list.includes(d))
+      .filter((d) => existsSync(path.join(roots.phaseC.resolved, fullStudy.layout.doseDir(d))))
+      .sort((a, b) => a - b)
+    const wanted = [...inDesign, ...extra]
     if (wanted.length === 0) throw noMatchError(filters, available, [])
     study = narrowDoses(fullStudy, wanted)
   }

@@ -354,4 +354,17 @@ describe('atomic manifest writes', () => {
     await trainStudy(input(tree, {filters: {dose: [1000], view: ['baseline']}, runnerInstance: createStubRunner({calls: calls2})}))
     expect(calls2).toHaveLength(1)
   })
+
+  it('repeated or reordered --dose values plan each job once, in design order (QA #17, #30)', async () => {
+    const tree = makeStudyTree(tempDir())
+    const r = await trainStudy(input(tree, {filters: {dose: [100000, 1000, 1e3]}, dryRun: true}))
+    expect(r.manifest.jobs.map((j) => `${j.dose}/${j.view}`)).toEqual([
+      '1000/baseline',
+      '1000/dense',
+      '1000/sparse',
+      '100000/baseline',
+      '100000/dense',
+      '100000/sparse',
+    ])
+  })
 })
