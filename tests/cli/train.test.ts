@@ -2,7 +2,7 @@
  * `study train` as a real process (bin/run.js over dist/; `npm test` builds first).
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -105,7 +105,11 @@ describe('study train (CLI)', () => {
     const strip = (m: {jobs: Record<string, unknown>[]}) =>
       m.jobs.map(({started_at: _s, finished_at: _f, duration_s: _d, ...rest}) => rest)
     const seq = makeStudyTree(tempDir('study-cli-'))
-    const par = makeStudyTree(tempDir('study-cli-'))
+    // the same input bytes for both runs (numpy stamps zip members with the time they were written)
+    const parBase = tempDir('study-cli-')
+    cpSync(seq.base, parBase, {recursive: true})
+    const moved = (p: string) => path.join(parBase, path.relative(seq.base, p))
+    const par = {base: parBase, phaseC: moved(seq.phaseC), phaseD: moved(seq.phaseD), artifacts: moved(seq.artifacts)}
     const a = study([...roots, '--runner', 'stub', '--nepochs', '2', '--jobs', '1'], {cwd: seq.base, env: {STUDY_STUB_FAIL: 'dense@1000', STUDY_STUB_DELAY_MS: '50'}})
     const b = study([...roots, '--runner', 'stub', '--nepochs', '2', '--jobs', '2'], {cwd: par.base, env: {STUDY_STUB_FAIL: 'dense@1000', STUDY_STUB_DELAY_MS: '50'}})
     expect(a.code).toBe(1)
