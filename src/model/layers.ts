@@ -49,14 +49,26 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kh: number, kw
 }
 
 /**
- * The kernel flipped in both spatial axes with in/out channels swapped. The flip is a reversal of the kh·kw
- * contiguous tap blocks, done with slices + concat (wasm's Reverse kernel is several times slower).
+ * The kernel flipped in both spatial axes with in/out channels swapped: out[i, j, o, c] = w[kh-1-i, kw-1-j, c, o].
+ * The kernel is small (at most a few MB), so this is done with one pass over its values in JavaScript: on wasm
+ * that takes ~1-7 ms where Reverse, or slices + concat + transpose, take 10-45 ms for a 3x3x256x256 kernel.
  */
 export function flipKernel(w: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw, cin, cout] = w.shape
-  const taps = tf.reshape(w, [kh * kw, cin * cout])
-  const blocks = Array.from({length: kh * kw}, (_, i) => tf.slice(taps, [kh * kw - 1 - i, 0], [1, cin * cout]))
-  return tf.transpose(tf.reshape(tf.concat(blocks, 0), [kh, kw, cin, cout]), [0, 1, 3, 2])
+  const src = w.dataSync() as Float32Array
+  const out = new Float32Array(src.length)
+  const block = cin * cout
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const s0 = ((kh - 1 - i) * kw + (kw - 1 - j)) * block
+      const d0 = (i * kw + j) * block
+      for (let c = 0; c < cin; c++) {
+        const s = s0 + c * cout
+        for (let o = 0, d = d0 + c; o < cout; o++, d += cin) out[d] = src[s + o]
+      }
+    }
+  }
+  return tf.tensor4d(out, [kh, kw, cout, cin])
 }
 
 /** dL/dx of a stride-1 'same' convolution. */

@@ -1,5 +1,5 @@
 import {beforeAll, describe, expect, it} from 'vitest'
-import {conv2d, conv2dFilterGrad, maxPool2, upsample2, usesCustomConvGradient} from '../../src/model/layers.js'
+import {conv2d, conv2dFilterGrad, flipKernel, maxPool2, upsample2, usesCustomConvGradient} from '../../src/model/layers.js'
 import {farFieldIntensity, illuminate, patchGeometry, patchMatrices, reassembleAndExtract, shiftedDftBlock} from '../../src/model/physics-layers.js'
 import {createRng} from '../../src/util/random.js'
 import {useBackend} from './helpers.js'
@@ -107,6 +107,27 @@ describe('conv2d weight gradient without Conv2DBackpropFilter', () => {
       check(b, gb, 2)
     })
   }
+})
+
+describe('flipKernel (the kernel of the input gradient)', () => {
+  it('out[i, j, o, c] = w[kh-1-i, kw-1-j, c, o] for a non-square 3x3 and a 5x5 kernel', () => {
+    for (const [kh, kw, ci, co] of [
+      [3, 3, 5, 7],
+      [5, 5, 2, 3],
+    ]) {
+      const w = Float32Array.from(rand(kh * kw * ci * co, 11))
+      const out = flipKernel(tf.tensor4d(w, [kh, kw, ci, co]))
+      expect(out.shape).toEqual([kh, kw, co, ci])
+      const got = out.dataSync()
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++)
+          for (let o = 0; o < co; o++)
+            for (let c = 0; c < ci; c++) {
+              expect(got[((i * kw + j) * co + o) * ci + c]).toBe(w[(((kh - 1 - i) * kw + (kw - 1 - j)) * ci + c) * co + o])
+            }
+      out.dispose()
+    }
+  })
 })
 
 describe('gradient of the physics chain (reassembly → illumination → far field)', () => {
