@@ -97,6 +97,21 @@ describe('tfjs runner (one job, spec §6.4)', () => {
     expect(again.status).toBe('success')
     expect(again.resumed_from_epoch).toBe(2)
     expect(again.history).toEqual(r.history)
+
+    // with fresh (what `study train --force` passes) the finished job trains again from epoch 1: no resume, a
+    // new history and new checkpoints, and the log says so
+    const forced = await runner({...context('ok'), fresh: true})
+    expect(forced.status, String(forced.error)).toBe('success')
+    expect(forced.resumed_from_epoch ?? null).toBeNull()
+    expect(forced.epochs_completed).toBe(2)
+    expect((forced.history as Record<string, number[]>).loss).toHaveLength(2)
+    // (called directly, the runner appends to train.log: look at this run's part only)
+    const fullLog = await readFile(ctx.job.logPath, 'utf8')
+    const forcedLog = fullLog.slice(fullLog.lastIndexOf('Phase E5 Training Execution'))
+    expect(forcedLog).toContain('Training completed successfully')
+    expect(forcedLog).not.toContain('Resuming from checkpoint')
+    const firstEpoch = JSON.parse((await readFile(path.join(ctx.job.artifactDir, 'history.jsonl'), 'utf8')).split('\n')[0])
+    expect(firstEpoch.epoch).toBe(1)
   })
 
   it('fails a job with a dataset that breaks the contract, naming the field', async () => {
