@@ -3,6 +3,7 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {checkDirWritable} from '../io/atomic.js'
 import {reconstructFromBundle, type ReconstructionResult} from '../model/reconstruct.js'
 
 export default class Reconstruct extends BaseCommand {
@@ -36,10 +37,13 @@ reconstruction_metrics.json, with ground-truth and side-by-side PNGs.`
     const {flags} = await this.parse(Reconstruct)
     const cwd = process.cwd()
     const say = (msg: string): void => (flags.json ? this.logToStderr(msg) : this.log(msg))
+    const outputDir = path.resolve(cwd, flags['output-dir'])
+    // before loading and predicting: an unusable output folder is exit 73 at once, not after the work
+    await checkDirWritable(outputDir)
     const result = await reconstructFromBundle(
       path.resolve(cwd, flags.bundle),
       path.resolve(cwd, flags['test-data']),
-      path.resolve(cwd, flags['output-dir']),
+      outputDir,
       {backend: flags.backend, M: flags['stitch-crop-size'], nGroups: flags['n-groups'], seed: flags.seed, onProgress: say},
     )
     if (flags.json) {

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {findNativePackage, NATIVE_PACKAGES, TENSORFLOW_INSTALL_HINT} from '../model/backend.js'
 import {overridesFromFlags, trainingOptionFlags} from '../config/flags.js'
 import {COMPUTE_BACKENDS} from '../config/schemas.js'
 import {JobsFailedError, StudyError, UsageError} from '../errors.js'
@@ -79,6 +80,16 @@ the artifact root (a previous manifest is kept under manifests/).`
     const doses = flags.dose?.map((d) => Number(d))
     if (doses?.some((d) => !Number.isFinite(d) || d <= 0)) throw new UsageError(`--dose must be a positive number, got ${flags.dose?.join(', ')}`)
 
+    checkFilterValues(flags.view, flags.gridsize)
+    if (flags.command !== undefined && flags.command.trim() === '') {
+      throw new UsageError('--command needs a template, e.g. --command "python train.py --params {params_json}" (got an empty string)')
+    }
+    if (flags.example && (flags['phase-c-root'] || flags['phase-d-root'])) {
+      throw new UsageError(
+        '--example makes its own phase C/D data and cannot be combined with --phase-c-root or --phase-d-root; drop --example to train on your roots',
+      )
+    }
+
     let overrides = overridesFromFlags(flags as Record<string, unknown>) as TrainingOverrides
     let {'phase-c-root': phaseCRoot, 'phase-d-root': phaseDRoot, 'artifact-root': artifactRoot} = flags
     let runner = flags.runner ?? DEFAULT_RUNNER
@@ -101,6 +112,8 @@ the artifact root (a previous manifest is kept under manifests/).`
     if (runner === 'command' && !flags.command) throw new UsageError('--runner command needs --command "<template>"')
     if (flags.command && !flags.runner) runner = 'command'
     if (flags.command && runner !== 'command') throw new UsageError(`--command is used by --runner command only (got --runner ${runner})`)
+
+    if (runner === 'tfjs' && !flags['dry-run']) checkTfjsOptions(flags.backend, overrides)
 
     const jobs = flags.jobs ?? (CORE_BOUND_RUNNERS.has(runner) ? os.availableParallelism() : 1)
 
@@ -155,6 +168,32 @@ the artifact root (a previous manifest is kept under manifests/).`
       const failed = result.manifest.jobs.filter((j) => j.status === 'failed').map((j) => `${j.key} (${j.error})`)
       throw new JobsFailedError(`${result.failed} of ${result.manifest.jobs.length} jobs failed: ${failed.join('; ')}. Manifest: ${result.manifestPath}`)
     }
+  }
+}
+
+/** Unknown --view / --gridsize values are usage errors (exit 2) that list the allowed values. */
+function checkFilterValues(views: string[] | undefined, gridsizes: number[] | undefined): void {
+  const knownViews = study.views.map((v) => v.name)
+  const badViews = (views ?? []).filter((v) => !knownViews.includes(v))
+  if (badViews.length > 0) throw new UsageError(`--view ${badViews.join(', ')}: unknown view; expected one of ${knownViews.join(', ')}`)
+  const knownGridsizes = [...new Set(study.views.map((v) => v.gridsize))].sort((a, b) => a - b)
+  const badGridsizes = (gridsizes ?? []).filter((g) => !knownGridsizes.includes(g))
+  if (badGridsizes.length > 0) {
+    throw new UsageError(`--gridsize ${badGridsizes.join(', ')}: no view trains at that gridsize; expected one of ${knownGridsizes.join(', ')}`)
+  }
+}
+
+/** What the tfjs runner cannot do is refused once, before any job starts (instead of failing every job). */
+function checkTfjsOptions(backend: string, overrides: TrainingOverrides): void {
+  if (backend === 'pytorch') {
+    throw new UsageError('--backend pytorch is not a TensorFlow.js backend: the tfjs runner takes auto, tensorflow, wasm or cpu (pytorch is recorded for --runner command only)')
+  }
+  if (backend === 'tensorflow' && !findNativePackage()) {
+    throw new UsageError(`--backend tensorflow: neither ${NATIVE_PACKAGES.join(' nor ')} is installed. To use it, ${TENSORFLOW_INSTALL_HINT}`)
+  }
+  const sigma = (overrides.model as Record<string, unknown> | undefined)?.gaussian_smoothing_sigma
+  if (typeof sigma === 'number' && sigma !== 0) {
+    throw new UsageError(`--gaussian-smoothing-sigma ${sigma}: the tfjs runner supports only 0 (as in the study)`)
   }
 }
 

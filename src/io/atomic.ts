@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
-import {mkdirSync} from 'node:fs'
-import {mkdir, open, rename, rm} from 'node:fs/promises'
+import {constants as fsConstants, mkdirSync} from 'node:fs'
+import {access, mkdir, open, rename, rm, stat} from 'node:fs/promises'
 import {closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
 import path from 'node:path'
 
@@ -32,6 +32,51 @@ export function asOutputError(target: string, error: unknown): unknown {
   if (!code || !(code in OUTPUT_FAILURES)) return error
   const at = e.path && path.resolve(e.path) !== path.resolve(target) && !path.basename(e.path).startsWith(`.${path.basename(target)}.`) ? ` (at ${e.path})` : ''
   return new OutputError(target, `cannot write ${target}: ${OUTPUT_FAILURES[code]} [${code}]${at}`, {cause: error})
+}
+
+/**
+ * Make sure `dir` exists (created with its parents) and is a writable folder, before any long work writes into
+ * it; a problem the user must fix becomes an OutputError (exit 73) naming the folder.
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, {recursive: true})
+    await access(dir, fsConstants.W_OK)
+  } catch (error) {
+    throw asOutputError(dir, error)
+  }
+}
+
+/**
+ * Check, without creating anything, that `dir` could be created or written: the nearest existing ancestor (or
+ * `dir` itself) must be a folder this process may write to. Throws an OutputError (exit 73) naming `dir` if not.
+ */
+export async function checkDirWritable(dir: string): Promise<void> {
+  let at = path.resolve(dir)
+  for (;;) {
+    let st
+    try {
+      st = await stat(at)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      const parent = path.dirname(at)
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && parent !== at) {
+        at = parent
+        continue
+      }
+      throw asOutputError(dir, error)
+    }
+    if (!st.isDirectory()) {
+      const e = Object.assign(new Error(`not a folder: ${at}`), {code: at === path.resolve(dir) ? 'EEXIST' : 'ENOTDIR', path: at})
+      throw asOutputError(dir, e)
+    }
+    try {
+      await access(at, fsConstants.W_OK)
+    } catch (error) {
+      throw asOutputError(dir, error)
+    }
+    return
+  }
 }
 
 /**

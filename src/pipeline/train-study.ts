@@ -2,7 +2,6 @@
  * `study train` as a library call: plan the study's training jobs, apply the plan with a runner, write the
  * manifest. Takes explicit paths and a cwd; prints nothing itself (lines go to the given callbacks).
  */
-import {mkdir} from 'node:fs/promises'
 
 import {legacyBackendFor, parseTrainingConfig} from '../config/schemas.js'
 import {digestFile} from '../io/hash.js'
@@ -14,6 +13,7 @@ import type {JobOutcome} from './executor.js'
 import type {TrainingFilters} from './filters.js'
 import {formatDoseE} from './format.js'
 import {lockArtifactRoot} from './lock.js'
+import {asOutputError, ensureWritableDir} from '../io/atomic.js'
 import {MANIFEST_SCHEMA_VERSION, gitState, relToRoot, toolVersion, writeTrainingManifest} from './manifest.js'
 import type {ManifestJob, TrainingManifest, WrittenManifest} from './manifest.js'
 import {planTraining, selectedEntries} from './plan.js'
@@ -101,8 +101,14 @@ export async function trainStudy(input: TrainStudyInput): Promise<TrainStudyResu
   const plan = await planStudyTraining(input)
   for (const f of plan.unmatchedFilters) input.log?.(`warning: ${f} matched no job`)
   const artifactRoot = plan.roots.artifact.resolved
-  await mkdir(artifactRoot, {recursive: true})
-  const unlock = await lockArtifactRoot(artifactRoot)
+  let unlock: () => Promise<void>
+  try {
+    // an unwritable root (or a file in its way) is the user's to fix: exit 73 with the path, before any job
+    await ensureWritableDir(artifactRoot)
+    unlock = await lockArtifactRoot(artifactRoot)
+  } catch (error) {
+    throw asOutputError(artifactRoot, error)
+  }
   try {
     return await applyPlan(input, plan, startedAt, gitPromise)
   } finally {

@@ -34,6 +34,19 @@ describe.skipIf(!built)('study reconstruct (real process)', () => {
     expect(readdirSync(dir)).toEqual(['test.npz'])
   })
 
+  it('an --output-dir that cannot be written (a file in its way) exits 73 at once, naming it, and leaves the file alone', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'study-cli-rec-'))
+    writeFileSync(path.join(dir, 'afile'), 'keep me\n')
+    for (const out of ['afile', 'afile/sub']) {
+      const r = study(['reconstruct', '--bundle', 'no-such.bundle', '--test-data', 'test.npz', '--output-dir', out], dir)
+      expect(r.status, r.stderr).toBe(73)
+      expect(r.stderr).toContain(`cannot write ${path.join(dir, out)}: a file is in the way of a folder on that path`)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    expect(readFileSync(path.join(dir, 'afile'), 'utf8')).toBe('keep me\n')
+    expect(readdirSync(dir)).toEqual(['afile'])
+  })
+
   it('a missing required flag is a usage error (exit 2)', () => {
     const r = study(['reconstruct', '--bundle', 'x'])
     expect(r.status).toBe(2)

@@ -81,6 +81,40 @@ describe('study train (CLI)', () => {
     expect(unknownRunner.code).toBe(2)
   }, 180_000)
 
+  it('bad flag values are refused up front with exit 2 and nothing trained: unknown view or gridsize, empty --command, --example with roots, what tfjs cannot do', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const cases: Array<[string[], RegExp]> = [
+      [['--view', 'foo'], /--view foo: unknown view; expected one of baseline, dense, sparse/],
+      [['--gridsize', '3'], /--gridsize 3: no view trains at that gridsize; expected one of 1, 2/],
+      [['--command', ''], /--command needs a template/],
+      [['--backend', 'pytorch', '--dose', '1000'], /--backend pytorch is not a TensorFlow\.js backend/],
+      [['--gaussian-smoothing-sigma', '1', '--dose', '1000'], /--gaussian-smoothing-sigma 1: the tfjs runner supports only 0/],
+    ]
+    for (const [args, message] of cases) {
+      const r = study([...roots, ...args], {cwd: t.base})
+      expect(r.code, args.join(' ')).toBe(EXIT.usage)
+      expect(r.stderr).toMatch(message)
+    }
+    const example = study(['--example', '--phase-c-root', 'phase_c', '--runner', 'stub'], {cwd: t.base})
+    expect(example.code).toBe(EXIT.usage)
+    expect(example.stderr).toMatch(/--example makes its own phase C\/D data and cannot be combined with --phase-c-root/)
+    // nothing was planned or trained
+    expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
+    expect(existsSync(path.join(t.base, 'study-out'))).toBe(false)
+  }, 180_000)
+
+  it('an artifact root that cannot be written (a file in its way): exit 73 naming it, no stack trace, the file untouched', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    writeFileSync(path.join(t.base, 'afile'), 'keep me\n')
+    for (const root of ['afile', 'afile/sub']) {
+      const r = study(['--phase-c-root', 'phase_c', '--phase-d-root', 'phase_d', '--artifact-root', root, '--runner', 'stub', '--dose', '1000'], {cwd: t.base})
+      expect(r.code, r.stderr).toBe(73)
+      expect(r.stderr).toContain(`cannot write ${path.join(t.base, root)}: a file is in the way of a folder on that path`)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    expect(readFileSync(path.join(t.base, 'afile'), 'utf8')).toBe('keep me\n')
+  }, 180_000)
+
   it('stub runner, one job failing: exit 1, the others run, manifest records the error, bundle lines on stdout', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
     const r = study([...roots, '--runner', 'stub', '--nepochs', '3'], {cwd: t.base, env: {STUDY_STUB_FAIL: 'sparse@10000'}})
