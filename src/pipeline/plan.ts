@@ -9,6 +9,7 @@
 import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 
+import {listNpz} from '../io/npz.js'
 import {resolveRoot} from '../io/paths.js'
 import type {RootPath} from '../io/paths.js'
 import {deriveSeed} from '../util/random.js'
@@ -108,6 +109,33 @@ function statOrUndefined(p: string) {
   }
 }
 
+/**
+ * OVERSAMPLING-001 ahead of time: a gridsize > 1 job whose n_groups exceeds its training file's scan positions
+ * fails when it starts (without --enable-oversampling). Say so in the plan (and in a dry run), reading only the
+ * NPZ headers, so a user does not find out job by job after hours of training.
+ */
+async function warnGroupsExceedPositions(entries: PlannedJob[], overrides: TrainingOverrides, log?: (line: string) => void): Promise<void> {
+  if (!log || overrides.enable_oversampling) return
+  const nGroups = overrides.n_groups ?? overrides.n_images ?? 512
+  for (const entry of entries) {
+    if (entry.gridsize <= 1 || !entry.job) continue
+    let positions: number | undefined
+    try {
+      const members = await listNpz(entry.job.trainDataPath)
+      const m = members.find((x) => x.name === 'xcoords') ?? members.find((x) => x.name === 'diffraction' || x.name === 'diff3d')
+      positions = m?.shape[0]
+    } catch {
+      continue // an unreadable file is reported by the job itself
+    }
+    if (positions !== undefined && nGroups > positions) {
+      log(
+        `warning: ${entry.key}: n_groups=${nGroups} exceeds the ${positions} scan positions of ${entry.job.trainDataPath} at gridsize ${entry.gridsize}; ` +
+          `this job will fail unless you pass --n-groups ${positions} (or fewer) or --enable-oversampling`,
+      )
+    }
+  }
+}
+
 /** Entries that a run acts on (would-run and complete), in order. */
 export function selectedEntries(plan: TrainingPlan): PlannedJob[] {
   return plan.entries.filter((e) => e.status === 'would-run' || e.status === 'complete')
@@ -202,6 +230,8 @@ export async function planTraining(input: PlanTrainingInput): Promise<TrainingPl
       }),
     )
   }
+
+  if (runner === 'tfjs') await warnGroupsExceedPositions(selected, overrides, input.log)
 
   return {
     study,

@@ -103,6 +103,23 @@ describe('study train (CLI)', () => {
     expect(existsSync(path.join(t.base, 'study-out'))).toBe(false)
   }, 180_000)
 
+  it('the plan warns before any training when a gridsize-2 job asks for more groups than its file has positions (OVERSAMPLING-001)', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    const warned = study([...roots, '--dry-run', '--runner', 'tfjs', '--dose', '1000'], {cwd: t.base})
+    expect(warned.code, warned.stderr).toBe(0)
+    for (const view of ['dense', 'sparse']) {
+      expect(warned.stderr).toMatch(
+        new RegExp(`warning: dose_1000/${view}/gs2: n_groups=512 exceeds the 5 scan positions of .*${view}.*at gridsize 2; this job will fail unless you pass --n-groups 5 \\(or fewer\\) or --enable-oversampling`),
+      )
+    }
+    expect(warned.stderr).not.toMatch(/baseline\/gs1: n_groups/)
+    for (const fix of [['--n-groups', '5'], ['--enable-oversampling']]) {
+      const ok = study([...roots, '--dry-run', '--runner', 'tfjs', '--dose', '1000', ...fix], {cwd: t.base})
+      expect(ok.code, ok.stderr).toBe(0)
+      expect(ok.stderr, fix.join(' ')).not.toContain('exceeds the')
+    }
+  }, 180_000)
+
   it('an artifact root that cannot be written (a file in its way): exit 73 naming it, no stack trace, the file untouched', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
     writeFileSync(path.join(t.base, 'afile'), 'keep me\n')
