@@ -4,7 +4,7 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {findNativePackage, NATIVE_PACKAGES, TENSORFLOW_INSTALL_HINT} from '../model/backend.js'
+import {BACKEND_CHOICES, findNativePackage, NATIVE_PACKAGES, TENSORFLOW_INSTALL_HINT} from '../model/backend.js'
 import {overridesFromFlags, trainingOptionFlags} from '../config/flags.js'
 import {COMPUTE_BACKENDS} from '../config/schemas.js'
 import {JobsFailedError, StudyError, UsageError} from '../errors.js'
@@ -93,6 +93,12 @@ the artifact root (a previous manifest is kept under manifests/).`
     let overrides = overridesFromFlags(flags as Record<string, unknown>) as TrainingOverrides
     let {'phase-c-root': phaseCRoot, 'phase-d-root': phaseDRoot, 'artifact-root': artifactRoot} = flags
     let runner = flags.runner ?? DEFAULT_RUNNER
+    if (runner === 'command' && !flags.command) throw new UsageError('--runner command needs --command "<template>"')
+    if (flags.command && !flags.runner) runner = 'command'
+    if (flags.command && runner !== 'command') throw new UsageError(`--command is used by --runner command only (got --runner ${runner})`)
+    // before --example makes data, and in a dry run too: the plan it shows must be one that can run
+    if (runner === 'tfjs') checkTfjsOptions(flags.backend, overrides)
+
     if (flags.example) {
       artifactRoot ??= EXAMPLE_ARTIFACT_ROOT
       if (!flags['dry-run'] || !phaseCRoot || !phaseDRoot) {
@@ -109,11 +115,6 @@ the artifact root (a previous manifest is kept under manifests/).`
       ['--artifact-root', artifactRoot],
     ].filter(([, v]) => !v)
     if (missing.length > 0) throw new UsageError(`missing ${missing.map(([f]) => f).join(', ')} (or use --example)`)
-    if (runner === 'command' && !flags.command) throw new UsageError('--runner command needs --command "<template>"')
-    if (flags.command && !flags.runner) runner = 'command'
-    if (flags.command && runner !== 'command') throw new UsageError(`--command is used by --runner command only (got --runner ${runner})`)
-
-    if (runner === 'tfjs' && !flags['dry-run']) checkTfjsOptions(flags.backend, overrides)
 
     const jobs = flags.jobs ?? (CORE_BOUND_RUNNERS.has(runner) ? os.availableParallelism() : 1)
 
@@ -185,8 +186,10 @@ function checkFilterValues(views: string[] | undefined, gridsizes: number[] | un
 
 /** What the tfjs runner cannot do is refused once, before any job starts (instead of failing every job). */
 function checkTfjsOptions(backend: string, overrides: TrainingOverrides): void {
-  if (backend === 'pytorch') {
-    throw new UsageError('--backend pytorch is not a TensorFlow.js backend: the tfjs runner takes auto, tensorflow, wasm or cpu (pytorch is recorded for --runner command only)')
+  if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    throw new UsageError(
+      `--backend ${backend} is not a TensorFlow.js backend: the tfjs runner takes ${BACKEND_CHOICES.join(', ')} (${backend} is recorded for --runner command only)`,
+    )
   }
   if (backend === 'tensorflow' && !findNativePackage()) {
     throw new UsageError(`--backend tensorflow: neither ${NATIVE_PACKAGES.join(' nor ')} is installed. To use it, ${TENSORFLOW_INSTALL_HINT}`)

@@ -26,6 +26,7 @@ function study(args: string[], opts: {cwd: string; env?: Record<string, string>}
 
 const roots = ['--phase-c-root', 'phase_c', '--phase-d-root', 'phase_d', '--artifact-root', 'artifacts']
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'))
+const nativeTensorflowInstalled = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((p) => existsSync(path.join(repo, 'node_modules', p)))
 
 describe('study train (CLI)', () => {
   const tree = makeStudyTree(tempDir('study-cli-'))
@@ -87,9 +88,15 @@ describe('study train (CLI)', () => {
       [['--view', 'foo'], /--view foo: unknown view; expected one of baseline, dense, sparse/],
       [['--gridsize', '3'], /--gridsize 3: no view trains at that gridsize; expected one of 1, 2/],
       [['--command', ''], /--command needs a template/],
-      [['--backend', 'pytorch', '--dose', '1000'], /--backend pytorch is not a TensorFlow\.js backend/],
+      [['--backend', 'pytorch', '--dose', '1000'], /--backend pytorch is not a TensorFlow\.js backend: the tfjs runner takes auto, tensorflow, wasm, cpu/],
       [['--gaussian-smoothing-sigma', '1', '--dose', '1000'], /--gaussian-smoothing-sigma 1: the tfjs runner supports only 0/],
+      // a dry run shows only plans that can run
+      [['--backend', 'pytorch', '--dry-run'], /--backend pytorch is not a TensorFlow\.js backend/],
+      [['--gaussian-smoothing-sigma', '0.5', '--dry-run'], /--gaussian-smoothing-sigma 0\.5: the tfjs runner supports only 0/],
     ]
+    if (!nativeTensorflowInstalled) {
+      cases.push([['--backend', 'tensorflow', '--dose', '1000'], /--backend tensorflow: neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed\. To use it, install/])
+    }
     for (const [args, message] of cases) {
       const r = study([...roots, ...args], {cwd: t.base})
       expect(r.code, args.join(' ')).toBe(EXIT.usage)
@@ -98,6 +105,12 @@ describe('study train (CLI)', () => {
     const example = study(['--example', '--phase-c-root', 'phase_c', '--runner', 'stub'], {cwd: t.base})
     expect(example.code).toBe(EXIT.usage)
     expect(example.stderr).toMatch(/--example makes its own phase C\/D data and cannot be combined with --phase-c-root/)
+    // refused before --example generates its data (that takes a while)
+    const exampleBackend = study(['--example', '--backend', 'pytorch'], {cwd: t.base})
+    expect(exampleBackend.code).toBe(EXIT.usage)
+    expect(exampleBackend.stderr).toMatch(/--backend pytorch is not a TensorFlow\.js backend/)
+    // one error line, once (not one failure per job), and no example data made
+    expect(exampleBackend.stderr.match(/error:/g)).toHaveLength(1)
     // nothing was planned or trained
     expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
     expect(existsSync(path.join(t.base, 'study-out'))).toBe(false)
