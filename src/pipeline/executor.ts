@@ -17,6 +17,7 @@ import {loadRunner} from '../runners/registry.js'
 import type {RunnerOptions} from '../runners/registry.js'
 import type {ProgressEvent, Runner} from '../runners/types.js'
 import {clearJobRecord, jobFingerprint, stampInput, writeJobRecord, JOB_RECORD_SCHEMA_VERSION} from './job-record.js'
+import {isRunnable} from './plan.js'
 import type {PlannedJob} from './plan.js'
 import {sanitizeResultObject} from './results.js'
 import {runTrainingJob} from './run-job.js'
@@ -103,6 +104,9 @@ export async function executeJob(
       return done('failed', {}, errorText(error))
     }
   }
+
+  // the plan found from the inputs that this job cannot run as configured: fail it before anything starts
+  if (entry.problem !== undefined) return done('failed', {status: 'failed', error: entry.problem}, entry.problem)
 
   let config: TrainingConfig | undefined
   try {
@@ -218,9 +222,9 @@ class OrderedSink {
 export async function executePlan(entries: PlannedJob[], options: ExecutePlanOptions): Promise<JobOutcome[]> {
   const {settings} = options
   const sink = new OrderedSink(entries, options.onOutcome)
-  const needsRunner = !settings.dryRun && entries.some((e) => e.status === 'would-run')
+  const needsRunner = !settings.dryRun && entries.some(isRunnable)
   const parallel = Math.max(1, Math.floor(options.jobs ?? 1))
-  const runnable = entries.filter((e) => e.status === 'would-run').length
+  const runnable = entries.filter(isRunnable).length
 
   if (parallel > 1 && needsRunner && runnable > 1 && !options.hooks?.runner) {
     await executeInWorkers(entries, options, sink, Math.min(parallel, runnable))
@@ -229,7 +233,7 @@ export async function executePlan(entries: PlannedJob[], options: ExecutePlanOpt
 
   const runner = needsRunner ? options.hooks?.runner ?? (await loadRunner(settings.runnerName, settings.runnerOptions)) : undefined
   for (let i = 0; i < entries.length; i++) {
-    if (!settings.dryRun && entries[i].status === 'would-run' && !options.hooks?.signal?.aborted) options.onStart?.(entries[i])
+    if (!settings.dryRun && isRunnable(entries[i]) && !options.hooks?.signal?.aborted) options.onStart?.(entries[i])
     sink.put(i, await executeJob(entries[i], settings, runner, options.hooks))
   }
   return sink.all()
@@ -265,7 +269,7 @@ async function executeInWorkers(
   // complete / non-runnable entries resolve at once, in this process
   const queue: number[] = []
   for (let i = 0; i < entries.length; i++) {
-    if (entries[i].status === 'would-run') queue.push(i)
+    if (isRunnable(entries[i])) queue.push(i)
     else sink.put(i, await executeJob(entries[i], options.settings, undefined, options.hooks))
   }
 

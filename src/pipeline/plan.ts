@@ -10,6 +10,7 @@ import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import {listNpz} from '../io/npz.js'
+import {legacyBackendFor, parseTrainingConfig} from '../config/schemas.js'
 import {resolveRoot} from '../io/paths.js'
 import type {RootPath} from '../io/paths.js'
 import {deriveSeed} from '../util/random.js'
@@ -42,6 +43,8 @@ export interface PlannedJob {
   seed: number
   /** the completion record of a complete job */
   record?: JobRecord
+  /** why this would-run job cannot run as configured (found from its inputs' headers); a real run fails it at once */
+  problem?: string
 }
 
 export interface PlanRoots {
@@ -111,29 +114,45 @@ function statOrUndefined(p: string) {
 
 /**
  * OVERSAMPLING-001 ahead of time: a gridsize > 1 job whose n_groups exceeds its training file's scan positions
- * fails when it starts (without --enable-oversampling). Say so in the plan (and in a dry run), reading only the
- * NPZ headers, so a user does not find out job by job after hours of training.
+ * cannot run (without --enable-oversampling). Found here, reading only the NPZ headers, such a job carries a
+ * `problem`: the plan (and a dry run) warns about it, and a real run fails it at once, before anything trains,
+ * instead of the user finding out job by job after the others have trained for hours.
  */
-async function warnGroupsExceedPositions(entries: PlannedJob[], overrides: TrainingOverrides, log?: (line: string) => void): Promise<void> {
-  if (!log || overrides.enable_oversampling) return
-  const nGroups = overrides.n_groups ?? overrides.n_images ?? 512
+async function checkGroupsFitPositions(entries: PlannedJob[], backend: string, overrides: TrainingOverrides, log?: (line: string) => void): Promise<void> {
+  let nGroups: number
+  let oversampling: boolean
+  try {
+    const {model, ...training} = overrides
+    const config = parseTrainingConfig({...training, model: {...model}, backend: legacyBackendFor(backend)}, 'training options')
+    nGroups = config.n_groups
+    oversampling = config.enable_oversampling
+  } catch {
+    return // invalid options are reported on their own
+  }
+  if (oversampling) return
   for (const entry of entries) {
-    if (entry.gridsize <= 1 || !entry.job) continue
+    if (entry.status !== 'would-run' || entry.gridsize <= 1 || !entry.job) continue
+    const file = entry.job.trainDataPath
     let positions: number | undefined
     try {
-      const members = await listNpz(entry.job.trainDataPath)
-      const m = members.find((x) => x.name === 'xcoords') ?? members.find((x) => x.name === 'diffraction' || x.name === 'diff3d')
+      const members = await listNpz(file)
+      const m = ['xcoords_start', 'xcoords', 'diffraction', 'diff3d'].map((name) => members.find((x) => x.name === name)).find(Boolean)
       positions = m?.shape[0]
     } catch {
       continue // an unreadable file is reported by the job itself
     }
-    if (positions !== undefined && nGroups > positions) {
-      log(
-        `warning: ${entry.key}: n_groups=${nGroups} exceeds the ${positions} scan positions of ${entry.job.trainDataPath} at gridsize ${entry.gridsize}; ` +
-          `this job will fail unless you pass --n-groups ${positions} (or fewer) or --enable-oversampling`,
-      )
-    }
+    if (positions === undefined || nGroups <= positions) continue
+    entry.problem =
+      `n_groups=${nGroups} exceeds the ${positions} scan positions of ${file} at gridsize ${entry.gridsize} (OVERSAMPLING-001): ` +
+      `pass --n-groups ${positions} (or fewer) or --enable-oversampling`
+    entry.reason = entry.problem
+    log?.(`warning: ${entry.key}: ${entry.problem}; this job will fail before any training`)
   }
+}
+
+/** A selected job that a real run hands to its runner (would-run, with no problem found by the plan). */
+export function isRunnable(entry: PlannedJob): boolean {
+  return entry.status === 'would-run' && entry.problem === undefined
 }
 
 /** Entries that a run acts on (would-run and complete), in order. */
@@ -231,7 +250,7 @@ export async function planTraining(input: PlanTrainingInput): Promise<TrainingPl
     )
   }
 
-  if (runner === 'tfjs') await warnGroupsExceedPositions(selected, overrides, input.log)
+  if (runner === 'tfjs') await checkGroupsFitPositions(selected, backend, overrides, input.log)
 
   return {
     study,

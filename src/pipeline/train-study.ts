@@ -250,7 +250,8 @@ function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudy
   const report = input.report
   if (!report) return
   if (outcome.status === 'dry-run') {
-    report(`[dry run] ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: would run`)
+    const verdict = entry.problem === undefined ? 'would run' : `would fail: ${entry.problem}`
+    report(`[dry run] ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: ${verdict}`)
     return
   }
   if (outcome.status === 'interrupted') {

@@ -116,21 +116,38 @@ describe('study train (CLI)', () => {
     expect(existsSync(path.join(t.base, 'study-out'))).toBe(false)
   }, 180_000)
 
-  it('the plan warns before any training when a gridsize-2 job asks for more groups than its file has positions (OVERSAMPLING-001)', () => {
+  it('a gridsize-2 job asking for more groups than its file has positions (OVERSAMPLING-001): the dry run warns, a real run fails it before any training', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
+    const fix = '--n-groups 5 \\(or fewer\\) or --enable-oversampling'
+    const problem = (view: string) => `n_groups=512 exceeds the 5 scan positions of \\S*phase_d/dose_1000/${view}/${view}_train\\.npz at gridsize 2 \\(OVERSAMPLING-001\\): pass ${fix}`
     const warned = study([...roots, '--dry-run', '--runner', 'tfjs', '--dose', '1000'], {cwd: t.base})
     expect(warned.code, warned.stderr).toBe(0)
     for (const view of ['dense', 'sparse']) {
-      expect(warned.stderr).toMatch(
-        new RegExp(`warning: dose_1000/${view}/gs2: n_groups=512 exceeds the 5 scan positions of .*${view}.*at gridsize 2; this job will fail unless you pass --n-groups 5 \\(or fewer\\) or --enable-oversampling`),
-      )
+      expect(warned.stderr).toMatch(new RegExp(`warning: dose_1000/${view}/gs2: ${problem(view)}; this job will fail before any training`))
+      expect(warned.stdout).toMatch(new RegExp(`\\[dry run\\] ${view} dose=1e\\+03 gridsize=2: would fail: ${problem(view)}`))
     }
+    expect(warned.stdout).toMatch(/\[dry run\] baseline dose=1e\+03 gridsize=1: would run/)
     expect(warned.stderr).not.toMatch(/baseline\/gs1: n_groups/)
-    for (const fix of [['--n-groups', '5'], ['--enable-oversampling']]) {
-      const ok = study([...roots, '--dry-run', '--runner', 'tfjs', '--dose', '1000', ...fix], {cwd: t.base})
-      expect(ok.code, ok.stderr).toBe(0)
-      expect(ok.stderr, fix.join(' ')).not.toContain('exceeds the')
+    for (const ok of [['--n-groups', '5'], ['--enable-oversampling']]) {
+      const r = study([...roots, '--dry-run', '--runner', 'tfjs', '--dose', '1000', ...ok], {cwd: t.base})
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr + r.stdout, ok.join(' ')).not.toContain('exceeds the')
     }
+
+    // a real run: both jobs fail at once with the fix in the message; nothing trains, no job folder is touched
+    const fresh = makeStudyTree(tempDir('study-cli-'))
+    const started = Date.now()
+    const r = study([...roots, '--runner', 'tfjs', '--dose', '1000', '--gridsize', '2', '--jobs', '2', '--json'], {cwd: fresh.base})
+    expect(r.code, r.stderr).toBe(EXIT.failed)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(r.stderr).not.toContain('→ Training')
+    const summary = JSON.parse(r.stdout)
+    expect(summary.jobs.map((j: {key: string; status: string}) => [j.key, j.status])).toEqual([
+      ['dose_1000/dense/gs2', 'failed'],
+      ['dose_1000/sparse/gs2', 'failed'],
+    ])
+    for (const j of summary.jobs) expect(j.error).toMatch(new RegExp(`^${problem(j.view)}$`))
+    expect(existsSync(path.join(fresh.artifacts, 'dose_1000/dense/gs2/train.log'))).toBe(false)
   }, 180_000)
 
   it('an artifact root that cannot be written (a file in its way): exit 73 naming it, no stack trace, the file untouched', () => {
