@@ -10,9 +10,7 @@ import {phaseCDefaults} from '../../studies/fly64_dose_overlap/generation.js'
 export default class Generate extends BaseCommand {
   static override summary = 'Phase C: simulate the dose sweep (diffraction with Poisson noise, ground truth, y split).'
 
-  static override description = `Writes <output-root>/dose_<d>/patched_{train,test}.npz (DATA-001 keys, JSON _metadata) and <output-root>/run_manifest.json.
-By default it uses the built-in synthetic object and focused probe (N=64, 512 positions: a small, fast study);
---base-npz takes objectGuess and probeGuess from a file instead. Each split is validated before success.`
+  static override description = `Writes <output-root>/dose_<d>/patched_{train,test}.npz (DATA-001 keys, JSON _metadata) and <output-root>/run_manifest.json. By default it uses the built-in synthetic object and focused probe (N=64, 512 positions: a small, fast study); --base-npz takes objectGuess and probeGuess from a file instead. Each split is validated before success.`
 
   static override examples = [
     '<%= config.bin %> generate',

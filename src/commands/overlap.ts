@@ -12,10 +12,7 @@ import {OVERLAP_VIEWS} from '../../studies/fly64_dose_overlap/views.js'
 export default class Overlap extends BaseCommand {
   static override summary = 'Phase D: build the dense/sparse overlap views and their v2 overlap metrics.'
 
-  static override description = `Reads <phase-c-root>/dose_<d>/patched_{train,test}.npz and writes
-<output-root>/dose_<d>/<view>/<view>_{train,test}.npz, {train,test}_metrics.json, metrics_bundle.json and
-<output-root>/overlap_manifest.json. Views are the study's presets (dense: every image; sparse: s_img 0.140625);
-the override flags apply to every selected view.`
+  static override description = `Reads <phase-c-root>/dose_<d>/patched_{train,test}.npz and writes <output-root>/dose_<d>/<view>/<view>_{train,test}.npz, {train,test}_metrics.json, metrics_bundle.json and <output-root>/overlap_manifest.json. Views are the study's presets (dense: every image; sparse: s_img 0.140625); the override flags apply to every selected view.`
 
   static override examples = [
     '<%= config.bin %> overlap',

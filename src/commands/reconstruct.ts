@@ -9,12 +9,7 @@ import {reconstructFromBundle, type ReconstructionResult} from '../model/reconst
 export default class Reconstruct extends BaseCommand {
   static override summary = 'Reconstruct the object of a test NPZ with a trained model bundle (predict, stitch, save, score).'
 
-  static override description = `Groups the test data (every image by default), predicts object patches with the bundle's model,
-stitches their central M×M crops into one complex object (spec §13.8) and writes, in --output-dir:
-reconstruction.npz (object, amplitude, phase, offsets, coverage, origin_xy, _metadata) and
-reconstruction_{amplitude,phase}.png. When the test file holds objectGuess, the reconstruction is scored
-against it (plane-removed phase, mean-scaled amplitude: MAE, MSE, PSNR, SSIM, correlation) in
-reconstruction_metrics.json, with ground-truth and side-by-side PNGs.`
+  static override description = `Groups the test data (every image by default), predicts object patches with the bundle's model, stitches their central M×M crops into one complex object (spec §13.8) and writes, in --output-dir: reconstruction.npz (object, amplitude, phase, offsets, coverage, origin_xy, _metadata) and reconstruction_{amplitude,phase}.png. When the test file holds objectGuess, the reconstruction is scored against it (plane-removed phase, mean-scaled amplitude: MAE, MSE, PSNR, SSIM, correlation) in reconstruction_metrics.json, with ground-truth and side-by-side PNGs.`
 
   static override examples = [
     '<%= config.bin %> reconstruct --bundle artifacts/dose_1000/baseline/gs1/model_bundle.zip --test-data phase_c/dose_1000/patched_test.npz --output-dir recon/dose_1000',

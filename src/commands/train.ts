@@ -35,11 +35,7 @@ export class InterruptedError extends StudyError {
 export default class Train extends BaseCommand {
   static override summary = 'Phase E: train every job of the study (dose x view) and write a training manifest.'
 
-  static override description = `Builds the job matrix from the phase C and phase D roots (per dose: baseline at gridsize 1 from
-phase C; dense and sparse at gridsize 2 from phase D), applies the filters, and runs each job with a runner.
-Jobs already complete with the same settings are not retrained (use --force). A failing job is recorded and
-the others still run; the exit code is then 1. training_manifest.json and skip_summary.json are written to
-the artifact root (a previous manifest is kept under manifests/).`
+  static override description = `Builds the job matrix from the phase C and phase D roots (per dose: baseline at gridsize 1 from phase C; dense and sparse at gridsize 2 from phase D), applies the filters, and runs each job with a runner. Jobs already complete with the same settings are not retrained (use --force). A failing job is recorded and the others still run; the exit code is then 1. training_manifest.json and skip_summary.json are written to the artifact root (a previous manifest is kept under manifests/).`
 
   static override examples = [
     '<%= config.bin %> train --example',

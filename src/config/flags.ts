@@ -89,7 +89,9 @@ const HELP_GROUP = 'TRAINING OPTIONS'
 export function trainingOptionFlags(): Interfaces.FlagInput {
   const flags: Interfaces.FlagInput = {}
   for (const f of optionFields()) {
-    const description = `${f.description || f.field}${f.default === undefined ? '' : ` [default: ${JSON.stringify(f.default)}]`} (${f.scope === 'model' ? 'ModelConfig' : 'TrainingConfig'}.${f.field})`
+    // a null default means "not set" (the description says what then happens): no "[default: null]" noise
+    const shown = f.default === undefined || f.default === null ? '' : ` [default: ${typeof f.default === 'string' ? f.default : JSON.stringify(f.default)}]`
+    const description = `${f.description || f.field}${shown} (${f.scope === 'model' ? 'ModelConfig' : 'TrainingConfig'}.${f.field})`
     const common = {description, helpGroup: HELP_GROUP}
     switch (f.kind) {
       case 'boolean':

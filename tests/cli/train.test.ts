@@ -256,6 +256,23 @@ console.log('trained', p.gridsize)
     expect(t.base).toContain('données')
   }, 180_000)
 
+  it('--help of every command: no "[default: null]" noise, and description paragraphs are not broken mid-sentence', () => {
+    for (const command of ['train', 'generate', 'overlap', 'reconstruct', 'validate']) {
+      const r = spawnSync(process.execPath, [bin, command, '--help'], {encoding: 'utf8', env: {...process.env, OCLIF_COLUMNS: '1000'}})
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout, command).not.toContain('null')
+      const description = r.stdout.split('DESCRIPTION\n')[1]?.split('\nEXAMPLES')[0] ?? ''
+      // with a wide terminal each paragraph is one line: a line that ends without a full stop was hard-wrapped
+      // (the first line is the one-line summary)
+      for (const line of description.split('\n').filter((l) => l.trim() !== '').slice(1)) expect(line.trim(), command).toMatch(/[.:)]$/)
+      if (command === 'train') {
+        expect(r.stdout).toMatch(/--n-groups=<int> +number of groups to train on \(default 512\) \(TrainingConfig\.n_groups\)/)
+        expect(r.stdout).toMatch(/--amp-activation=<option> +activation of the amplitude head \[default: sigmoid\]/)
+        expect(description).toContain('(per dose: baseline at gridsize 1 from phase C; dense and sparse at gridsize 2 from phase D)')
+      }
+    }
+  }, 180_000)
+
   it('a dry run never imports TensorFlow.js (or the tfjs runner)', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
     const hooks = path.join(t.base, 'hooks.mjs')
