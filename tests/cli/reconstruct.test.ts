@@ -2,7 +2,7 @@
  * `study reconstruct` as a real process from bin/run.js (needs dist/: `npx tsc -p tsconfig.json; npx oclif manifest`).
  */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -17,6 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bin = path.join(root, 'bin/run.js')
 const built = existsSync(path.join(root, 'dist/src/commands/reconstruct.js'))
 const bundleSupport = existsSync(path.join(root, 'dist/src/model/bundle.js')) && existsSync(path.join(root, 'dist/src/model/predict.js'))
+const asNobody = built && process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status === 0
 if (!built) console.log('[skip] study reconstruct CLI tests: dist/ is not built (run: npx tsc -p tsconfig.json; npx oclif manifest)')
 
 function study(args: string[], cwd = root): {status: number | null; stdout: string; stderr: string} {
@@ -45,6 +46,25 @@ describe.skipIf(!built)('study reconstruct (real process)', () => {
     }
     expect(readFileSync(path.join(dir, 'afile'), 'utf8')).toBe('keep me\n')
     expect(readdirSync(dir)).toEqual(['afile'])
+  })
+
+  // permissions bind only a non-root user: as root, run the CLI as 'nobody' through runuser
+  it.skipIf(!asNobody)('an --output-dir this user may not write (read-only, or under a read-only folder) exits 73 at once, naming it', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'study-cli-rec-'))
+    chmodSync(dir, 0o755)
+    mkdirSync(path.join(dir, 'ro'), {mode: 0o555})
+    for (const out of ['ro', 'ro/sub']) {
+      // the bundle does not exist: the output folder is checked before anything is loaded or predicted
+      const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, bin, 'reconstruct', '--bundle', 'no-such.bundle', '--test-data', 'test.npz', '--output-dir', out], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      })
+      expect(r.status, r.stderr).toBe(73)
+      expect(r.stderr).toContain(`cannot write ${path.join(dir, out)}: permission denied [EACCES]`)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    expect(readdirSync(path.join(dir, 'ro'))).toEqual([])
   })
 
   it('a missing required flag is a usage error (exit 2)', () => {

@@ -2,7 +2,7 @@
  * `study train` as a real process (bin/run.js over dist/; `npm test` builds first).
  */
 import {spawn, spawnSync} from 'node:child_process'
-import {cpSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -26,6 +26,8 @@ function study(args: string[], opts: {cwd: string; env?: Record<string, string>}
 
 const roots = ['--phase-c-root', 'phase_c', '--phase-d-root', 'phase_d', '--artifact-root', 'artifacts']
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'))
+const asNobody =
+  process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status === 0
 const nativeTensorflowInstalled = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((p) => existsSync(path.join(repo, 'node_modules', p)))
 
 describe('study train (CLI)', () => {
@@ -160,6 +162,31 @@ describe('study train (CLI)', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /)
     }
     expect(readFileSync(path.join(t.base, 'afile'), 'utf8')).toBe('keep me\n')
+  }, 180_000)
+
+  // a permission problem needs a user that permissions apply to: as root, run the CLI as 'nobody' through runuser
+  it.skipIf(!asNobody)('an artifact root this user may not write (read-only, holding a manifest): exit 73 naming it, the manifest kept, a read-only parent too', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    chmodSync(t.base, 0o755)
+    const args = ['--phase-c-root', 'phase_c', '--phase-d-root', 'phase_d', '--runner', 'stub', '--dose', '1000']
+    const first = study([...args, '--artifact-root', 'artifacts'], {cwd: t.base})
+    expect(first.code, first.stderr).toBe(0)
+    const manifest = path.join(t.artifacts, 'training_manifest.json')
+    const before = readFileSync(manifest, 'utf8')
+    chmodSync(t.artifacts, 0o555)
+    mkdirSync(path.join(t.base, 'ro'), {mode: 0o555})
+    const nobody = (extra: string[]) =>
+      spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, bin, 'train', ...args, ...extra], {cwd: t.base, encoding: 'utf8', timeout: 120_000})
+    for (const [root, at] of [['artifacts', 'artifacts'], ['ro/art', 'ro/art']]) {
+      for (const extra of [[], ['--force'], ['--dry-run']]) {
+        const r = nobody(['--artifact-root', root, ...extra])
+        expect(r.status, `${root} ${extra.join(' ')}: ${r.stderr}`).toBe(73)
+        expect(r.stderr).toContain(`cannot write ${path.join(t.base, at)}: permission denied [EACCES]`)
+        expect(r.stderr).not.toMatch(/\n\s+at /)
+      }
+    }
+    expect(readFileSync(manifest, 'utf8')).toBe(before)
+    expect(readdirSync(path.join(t.base, 'ro'))).toEqual([])
   }, 180_000)
 
   it('stub runner, one job failing: exit 1, the others run, manifest records the error, bundle lines on stdout', () => {
