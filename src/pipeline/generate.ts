@@ -24,6 +24,7 @@ import {toPosixRelative} from '../io/paths.js'
 import {validateNpzFile} from '../data/dataset-contract.js'
 import {type ComplexImage, complexImage} from '../physics/complex-image.js'
 import {DiffractionPool, defaultWorkerCount, simulateDiffractionWith} from '../physics/diffraction-pool.js'
+import {meanIlluminatedEnergy} from '../physics/forward-model.js'
 import {extractPatches} from '../physics/patches.js'
 import {randomScanPositions} from '../physics/scan.js'
 import {syntheticObject} from '../physics/synthetic-object.js'
@@ -218,6 +219,15 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
   if (Math.min(H, W) / 2 - 1 <= 0 || Math.min(H, W) < N / 2) {
     throw new ContractError(opts.baseNpz, 'objectGuess', `an object of at least ${N / 2} x ${N / 2} pixels for N=${N}, got ${H} x ${W}`)
   }
+  // nothing to simulate: every pattern would be zero photons (and the intensity scale infinite)
+  if (source.kind === 'base_npz') {
+    if (source.probe.data.every((v) => v === 0)) {
+      throw new ContractError(opts.baseNpz, 'probeGuess', 'is all zeros: a probe must illuminate something to simulate diffraction')
+    }
+    if (source.object.data.every((v) => v === 0)) {
+      throw new ContractError(opts.baseNpz, 'objectGuess', 'is all zeros: an object must transmit something to simulate diffraction')
+    }
+  }
 
   log(`phase C: object ${H}x${W} (${source.kind}), probe ${N}x${N}, ${nImages} positions, seed ${opts.seed}`)
   const scan = randomScanPositions(nImages, H, W, N, opts.seed)
@@ -240,6 +250,13 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
 
   const probe64 = Float32Array.from(source.probe.data)
   const object64 = Float32Array.from(source.object.data)
+  if (source.kind === 'base_npz' && !(meanIlluminatedEnergy(patches, probe64, nImages, N) > 0)) {
+    throw new ContractError(
+      opts.baseNpz,
+      'objectGuess',
+      `is zero wherever the probe illuminates it at the ${nImages} scan positions (or the probe is too faint for float32): there is no diffraction to simulate`,
+    )
+  }
   const previous = await readPhaseCManifest(root).catch(() => undefined)
   const simulation: PhaseCManifest['simulation'] = {
     source: source.kind,

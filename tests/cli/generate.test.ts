@@ -11,6 +11,8 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {EXIT} from '../../src/errors.js'
+import {complex64} from '../../src/io/ndarray.js'
+import {writeNpz} from '../../src/io/npz.js'
 import {hasNumpy, noteSkip, runPython} from '../metrics/python.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -106,6 +108,16 @@ describe.skipIf(!built)('study generate/overlap errors (real processes)', () => 
     const r = study(['generate', '--output-root', 'out', '--base-npz', 'nope.npz'], dir)
     expect(r.status).toBe(EXIT.missingInput)
     expect(r.stderr).toMatch(/base NPZ not found: .*nope\.npz/)
+  })
+
+  it('a base NPZ whose probe is all zeros: exit 4 naming the file and probeGuess, before simulating, nothing written', async () => {
+    const base = path.join(dir, 'base_zero_probe.npz')
+    await writeNpz(base, {objectGuess: complex64([100, 100], new Float32Array(2 * 100 * 100).fill(1)), probeGuess: complex64([64, 64])})
+    const r = study(['generate', '--output-root', 'g', '--base-npz', 'base_zero_probe.npz', '--dose', '1000', '--n-images', '10'], dir)
+    expect(r.status, r.stderr).toBe(EXIT.contract)
+    expect(r.stderr).toContain(`${base}: field 'probeGuess': is all zeros`)
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /)
+    expect(existsSync(path.join(dir, 'g'))).toBe(false)
   })
 
   it('a bad flag value: exit 2', () => {
