@@ -5,14 +5,16 @@
  * and `metrics_bundle.json`, plus `{output_root}/overlap_manifest.json` (zod-validated, atomic).
  * The NPZ is only subsampled; the groups are not stored (training regroups on its own, spec 15.4).
  */
+import {randomBytes} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
+import {rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {z} from 'zod'
 
 import {ContractError, MissingInputError, UsageError, zodContractError} from '../errors.js'
 import {readJsonFile} from '../io/json-file.js'
-import {writeJsonAtomic} from '../io/atomic.js'
+import {asOutputError, writeJsonAtomic} from '../io/atomic.js'
 import {digestFile} from '../io/hash.js'
 import {type NdArray, toFloat64} from '../io/ndarray.js'
 import {metadataArray, readNpz, readNpzMetadata, writeNpz} from '../io/npz.js'
@@ -162,6 +164,14 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
   for (const v of opts.views) {
     const parsed = overlapViewSpecSchema.safeParse(v)
     if (!parsed.success) throw new UsageError(`view '${v.name}': invalid values:\n${z.prettifyError(parsed.error)}`)
+    // the files of such a view would fail their own DATA-001 check: refuse before anything is read or written
+    const C = v.gridsize * v.gridsize
+    if (v.gridsize > 1 && v.neighbor_count < C) {
+      throw new UsageError(
+        `view '${v.name}': neighbor_count=${v.neighbor_count} is less than C = gridsize² = ${C} (OVERSAMPLING-001): ` +
+          `pass --neighbor-count ${C} or more (or --gridsize 1)`,
+      )
+    }
   }
   const root = opts.outputRoot
   const previous = await readOverlapManifest(root).catch(() => undefined)
@@ -174,122 +184,157 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
     }
   }
 
-  for (const dose of opts.doses) {
-    const dirName = doseDirName(dose)
-    // read each split once for all views
-    const inputs = {} as Record<Split, {file: string; data: Record<string, NdArray>; meta: unknown; x: Float64Array; y: Float64Array; digest: {sha256: string; size_bytes: number}}>
-    for (const split of SPLITS) {
-      const file = findPhaseCSplit(opts.phaseCRoot, dose, split)
-      const data = await readNpz(file)
-      const x = coordinateArray(data, 'xcoords', file)
-      const y = coordinateArray(data, 'ycoords', file)
-      if (x.length !== y.length) throw new ContractError(file, 'ycoords', `length ${y.length} != xcoords length ${x.length}`)
-      if (x.length === 0) throw new ContractError(file, 'xcoords', 'no scan positions: cannot build overlap views of an empty split')
-      const md = await readNpzMetadata(file)
-      inputs[split] = {file, data, meta: md.kind === 'json' ? md.value : undefined, x, y, digest: await digestFile(file)}
-    }
-    const entry = doses[dirName] ?? {dose, views: {}}
-    for (const view of opts.views) {
-      const viewDir = path.join(root, dirName, view.name)
-      const metrics = {} as Record<Split, OverlapMetricsDict>
-      const written = {} as Record<Split, string>
-      for (const split of SPLITS) {
-        const input = inputs[split]
-        const n = input.x.length
-        const mask = subsampleImages(n, view.s_img, view.rng_seed_subsample)
-        const filtered = filterDatasetByMask(input.data, mask)
-        const coords = coordsFrom(filtered.xcoords ? toFloat64(filtered.xcoords) : [], filtered.ycoords ? toFloat64(filtered.ycoords) : [])
-        // never more groups than kept images: a seed drawn twice makes two identical groups, which Metric 3
-        // would count as perfect overlap (only small data sets hit this cap; the fly64 scale does not)
-        const nGroups = Math.min(view.n_groups, coords.x.length)
-        let m: ReturnType<typeof computeOverlapMetrics>
-        try {
-          m = computeOverlapMetrics(coords, {
-            gridsize: view.gridsize,
-            sImg: view.s_img,
-            nGroups,
-            neighborCount: view.neighbor_count,
-            probeDiameterPx: view.probe_diameter_px,
-            rngSeedSubsample: view.rng_seed_subsample,
-            rngSeedGrouping: view.rng_seed_grouping,
-            coordsAreSubsampled: true,
-            nImagesTotal: n,
-          })
-        } catch (error) {
-          if (error instanceof UsageError) {
-            throw new UsageError(`${dirName}/${view.name} ${split} (${path.basename(input.file)}, ${coords.x.length} of ${n} images kept): ${error.message}`)
-          }
-          throw error
-        }
-        const dict = overlapMetricsSchema.parse(m.toDict())
-        const phaseCMeta = input.meta && typeof input.meta === 'object' && !Array.isArray(input.meta) ? (input.meta as Record<string, unknown>) : {}
-        const priorTransformations = Array.isArray(phaseCMeta.data_transformations) ? phaseCMeta.data_transformations : []
-        const v2 = {
-          gridsize: view.gridsize,
-          s_img: view.s_img,
-          n_groups: nGroups,
-          n_groups_requested: view.n_groups,
-          neighbor_count: view.neighbor_count,
-          probe_diameter_px: view.probe_diameter_px,
-          rng_seed_subsample: view.rng_seed_subsample,
-          rng_seed_grouping: view.rng_seed_grouping,
-          metrics_version: METRICS_VERSION,
-          geometry_acceptance_bound: dict.geometry_acceptance_bound,
-          effective_min_acceptance: dict.effective_min_acceptance,
-        }
-        const metadata = {
-          ...phaseCMeta,
-          ...v2,
-          overlap_view: view.name,
-          dose,
-          source_file: path.basename(input.file),
-          source_sha256: input.digest.sha256,
-          n_images_total: n,
-          n_images_subsampled: dict.n_images_subsampled,
-          data_transformations: [
-            ...priorTransformations,
-            {tool: 'overlap_views', operation: 'subsample', parameters: {...v2, overlap_view: view.name, source_file: path.basename(input.file)}},
-          ],
-        }
-        const out = path.join(viewDir, `${view.name}_${split}.npz`)
-        await writeNpz(out, {...filtered, _metadata: metadataArray(metadata)}, {compress})
-        const report = await (opts.validate ?? validateNpzFile)(out, {gridsize: view.gridsize, neighborCount: view.neighbor_count})
-        const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
-        if (report.status !== 'ok' || errors.length > 0) {
-          throw new ContractError(out, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
-        }
-        await writeJsonAtomic(path.join(viewDir, `${split}_metrics.json`), dict)
-        metrics[split] = dict
-        written[split] = out
-      }
-      const bundle = metricsBundleSchema.parse(metrics)
-      await writeJsonAtomic(path.join(viewDir, 'metrics_bundle.json'), bundle)
-      const rel = (p: string): string => toPosixRelative(root, p)
-      entry.views[view.name] = {
-        train: rel(written.train),
-        test: rel(written.test),
-        train_metrics: rel(path.join(viewDir, 'train_metrics.json')),
-        test_metrics: rel(path.join(viewDir, 'test_metrics.json')),
-        metrics_bundle: rel(path.join(viewDir, 'metrics_bundle.json')),
-        preset: overlapViewSpecSchema.parse(view),
-        metrics: bundle,
-        sources: {
-          train: {path: toPosixRelative(root, inputs.train.file), ...inputs.train.digest},
-          test: {path: toPosixRelative(root, inputs.test.file), ...inputs.test.digest},
-        },
-        files: {
-          train: {path: rel(written.train), ...(await digestFile(written.train))},
-          test: {path: rel(written.test), ...(await digestFile(written.test))},
-        },
-      }
-      const t = metrics.train
-      log(
-        `  ${dirName}/${view.name}: train ${t.n_images_subsampled}/${t.n_images_total} images, ` +
-          `M1 ${fmt(t.metric_1_group_based_avg)} M2 ${fmt(t.metric_2_image_based_avg)} M3 ${fmt(t.metric_3_group_to_group_avg)}`,
-      )
-    }
-    doses[dirName] = entry
+  const validate = opts.validate ?? validateNpzFile
+  // temporary files of the view being written; removed if anything fails before they are renamed
+  const pending: string[] = []
+  try {
+    await writeViews()
+  } catch (error) {
+    await Promise.all(pending.map((f) => rm(f, {force: true})))
+    throw error
   }
+
+  async function writeViews(): Promise<void> {
+    for (const dose of opts.doses) {
+      const dirName = doseDirName(dose)
+      // read each split once for all views
+      const inputs = {} as Record<Split, {file: string; data: Record<string, NdArray>; meta: unknown; x: Float64Array; y: Float64Array; digest: {sha256: string; size_bytes: number}}>
+      for (const split of SPLITS) {
+        const file = findPhaseCSplit(opts.phaseCRoot, dose, split)
+        const data = await readNpz(file)
+        const x = coordinateArray(data, 'xcoords', file)
+        const y = coordinateArray(data, 'ycoords', file)
+        if (x.length !== y.length) throw new ContractError(file, 'ycoords', `length ${y.length} != xcoords length ${x.length}`)
+        if (x.length === 0) throw new ContractError(file, 'xcoords', 'no scan positions: cannot build overlap views of an empty split')
+        const md = await readNpzMetadata(file)
+        inputs[split] = {file, data, meta: md.kind === 'json' ? md.value : undefined, x, y, digest: await digestFile(file)}
+      }
+      const entry = doses[dirName] ?? {dose, views: {}}
+      for (const view of opts.views) {
+        const viewDir = path.join(root, dirName, view.name)
+        const metrics = {} as Record<Split, OverlapMetricsDict>
+        const written = {} as Record<Split, string>
+        const staged = {} as Record<Split, string>
+        for (const split of SPLITS) {
+          const input = inputs[split]
+          const n = input.x.length
+          const mask = subsampleImages(n, view.s_img, view.rng_seed_subsample)
+          const filtered = filterDatasetByMask(input.data, mask)
+          const coords = coordsFrom(filtered.xcoords ? toFloat64(filtered.xcoords) : [], filtered.ycoords ? toFloat64(filtered.ycoords) : [])
+          // never more groups than kept images: a seed drawn twice makes two identical groups, which Metric 3
+          // would count as perfect overlap (only small data sets hit this cap; the fly64 scale does not)
+          const nGroups = Math.min(view.n_groups, coords.x.length)
+          let m: ReturnType<typeof computeOverlapMetrics>
+          try {
+            m = computeOverlapMetrics(coords, {
+              gridsize: view.gridsize,
+              sImg: view.s_img,
+              nGroups,
+              neighborCount: view.neighbor_count,
+              probeDiameterPx: view.probe_diameter_px,
+              rngSeedSubsample: view.rng_seed_subsample,
+              rngSeedGrouping: view.rng_seed_grouping,
+              coordsAreSubsampled: true,
+              nImagesTotal: n,
+            })
+          } catch (error) {
+            if (error instanceof UsageError) {
+              throw new UsageError(`${dirName}/${view.name} ${split} (${path.basename(input.file)}, ${coords.x.length} of ${n} images kept): ${error.message}`)
+            }
+            throw error
+          }
+          const dict = overlapMetricsSchema.parse(m.toDict())
+          const phaseCMeta = input.meta && typeof input.meta === 'object' && !Array.isArray(input.meta) ? (input.meta as Record<string, unknown>) : {}
+          const priorTransformations = Array.isArray(phaseCMeta.data_transformations) ? phaseCMeta.data_transformations : []
+          const v2 = {
+            gridsize: view.gridsize,
+            s_img: view.s_img,
+            n_groups: nGroups,
+            n_groups_requested: view.n_groups,
+            neighbor_count: view.neighbor_count,
+            probe_diameter_px: view.probe_diameter_px,
+            rng_seed_subsample: view.rng_seed_subsample,
+            rng_seed_grouping: view.rng_seed_grouping,
+            metrics_version: METRICS_VERSION,
+            geometry_acceptance_bound: dict.geometry_acceptance_bound,
+            effective_min_acceptance: dict.effective_min_acceptance,
+          }
+          const metadata = {
+            ...phaseCMeta,
+            ...v2,
+            overlap_view: view.name,
+            dose,
+            source_file: path.basename(input.file),
+            source_sha256: input.digest.sha256,
+            n_images_total: n,
+            n_images_subsampled: dict.n_images_subsampled,
+            data_transformations: [
+              ...priorTransformations,
+              {tool: 'overlap_views', operation: 'subsample', parameters: {...v2, overlap_view: view.name, source_file: path.basename(input.file)}},
+            ],
+          }
+          // written under a temporary name and renamed only once both splits pass DATA-001: a failed view never
+          // leaves a file that phase E would pick up (nor replaces a good one from an earlier run)
+          const out = path.join(viewDir, `${view.name}_${split}.npz`)
+          const tmp = path.join(viewDir, `.${view.name}_${split}.${process.pid}-${randomBytes(4).toString('hex')}.partial.npz`)
+          pending.push(tmp)
+          await writeNpz(tmp, {...filtered, _metadata: metadataArray(metadata)}, {compress})
+          const report = await validate(tmp, {gridsize: view.gridsize, neighborCount: view.neighbor_count})
+          const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+          if (report.status !== 'ok' || errors.length > 0) {
+            // a bad phase C file is named as the culprit; otherwise the view's settings are
+            const source = await validate(input.file, {})
+            const sourceErrors = source.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+            if (source.status !== 'ok' || sourceErrors.length > 0) {
+              throw new ContractError(input.file, undefined, `phase C input failed DATA-001 validation (${source.status}):\n  ${sourceErrors.join('\n  ')}`)
+            }
+            throw new ContractError(
+              out,
+              undefined,
+              `would fail DATA-001 validation (${report.status}), so it was not written (made from ${input.file}):\n  ${errors.join('\n  ')}`,
+            )
+          }
+          metrics[split] = dict
+          written[split] = out
+          staged[split] = tmp
+        }
+        for (const split of SPLITS) {
+          await rename(staged[split], written[split]).catch((error: unknown) => {
+            throw asOutputError(written[split], error)
+          })
+        }
+        pending.length = 0
+        for (const split of SPLITS) await writeJsonAtomic(path.join(viewDir, `${split}_metrics.json`), metrics[split])
+        const bundle = metricsBundleSchema.parse(metrics)
+        await writeJsonAtomic(path.join(viewDir, 'metrics_bundle.json'), bundle)
+        const rel = (p: string): string => toPosixRelative(root, p)
+        entry.views[view.name] = {
+          train: rel(written.train),
+          test: rel(written.test),
+          train_metrics: rel(path.join(viewDir, 'train_metrics.json')),
+          test_metrics: rel(path.join(viewDir, 'test_metrics.json')),
+          metrics_bundle: rel(path.join(viewDir, 'metrics_bundle.json')),
+          preset: overlapViewSpecSchema.parse(view),
+          metrics: bundle,
+          sources: {
+            train: {path: toPosixRelative(root, inputs.train.file), ...inputs.train.digest},
+            test: {path: toPosixRelative(root, inputs.test.file), ...inputs.test.digest},
+          },
+          files: {
+            train: {path: rel(written.train), ...(await digestFile(written.train))},
+            test: {path: rel(written.test), ...(await digestFile(written.test))},
+          },
+        }
+        const t = metrics.train
+        log(
+          `  ${dirName}/${view.name}: train ${t.n_images_subsampled}/${t.n_images_total} images, ` +
+            `M1 ${fmt(t.metric_1_group_based_avg)} M2 ${fmt(t.metric_2_image_based_avg)} M3 ${fmt(t.metric_3_group_to_group_avg)}`,
+        )
+      }
+      doses[dirName] = entry
+    }
+  }
+
   const manifest: OverlapManifest = {
     schema_version: OVERLAP_MANIFEST_VERSION,
     tool: 'study overlap',

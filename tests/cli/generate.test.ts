@@ -127,6 +127,13 @@ describe.skipIf(!built)('study generate/overlap errors (real processes)', () => 
     expect(study(['overlap', '--view', 'medium'], dir).status).toBe(EXIT.usage)
   })
 
+  it('overlap with --neighbor-count below gridsize² (OVERSAMPLING-001): exit 2 before reading or writing anything', () => {
+    const r = study(['overlap', '--phase-c-root', 'nothing', '--output-root', 'od', '--neighbor-count', '2', '--dose', '1000', '--view', 'dense'], dir)
+    expect(r.status, r.stderr).toBe(EXIT.usage)
+    expect(r.stderr).toMatch(/view 'dense': neighbor_count=2 is less than C = gridsize² = 4 \(OVERSAMPLING-001\): pass --neighbor-count 4 or more/)
+    expect(existsSync(path.join(dir, 'od'))).toBe(false)
+  })
+
   it('overlap without phase C data: exit 3 naming the expected file', () => {
     const r = study(['overlap', '--phase-c-root', 'nothing', '--output-root', 'd'], dir)
     expect(r.status).toBe(EXIT.missingInput)

@@ -2,14 +2,16 @@
  * Phase D (`generateOverlapViews`) on a small phase C tree: layout, subsampling, metrics files and bundle,
  * manifest, metadata, determinism, dense vs sparse, and the presets derived from the design.
  */
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {MissingInputError, UsageError} from '../../src/errors.js'
-import {readNpz, readNpzMetadata} from '../../src/io/npz.js'
+import {validateNpzFile} from '../../src/data/dataset-contract.js'
+import {complex64} from '../../src/io/ndarray.js'
+import {readNpz, readNpzMetadata, writeNpz} from '../../src/io/npz.js'
 import {generateDoseSweep} from '../../src/pipeline/generate.js'
 import {
   findPhaseCSplit,
@@ -163,6 +165,53 @@ describe('generateOverlapViews', () => {
     await expect(generateOverlapViews({phaseCRoot: tiny, outputRoot: path.join(dir, 'tiny_d'), doses: [1e3], views: [OVERLAP_VIEWS.sparse]})).rejects.toThrow(
       /dose_1000\/sparse train \(patched_train\.npz, 1 of \d+ images kept\): gridsize=2 needs at least 4 images/,
     )
+  })
+
+  it('neighbor_count below C = gridsize² (OVERSAMPLING-001) is a usage error before anything is read or written', async () => {
+    const out = path.join(dir, 'k2_d')
+    await expect(
+      generateOverlapViews({phaseCRoot: phaseC, outputRoot: out, doses: [1e3], views: [{...OVERLAP_VIEWS.dense, neighbor_count: 2}]}),
+    ).rejects.toThrow(/view 'dense': neighbor_count=2 is less than C = gridsize² = 4 \(OVERSAMPLING-001\): pass --neighbor-count 4 or more/)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('a view file that fails its DATA-001 check is never left on disk, and a good file of an earlier run stays as it was', async () => {
+    const out = path.join(dir, 'fail_d')
+    await generateOverlapViews({phaseCRoot: phaseC, outputRoot: out, doses: [1e3], views: [OVERLAP_VIEWS.dense]})
+    const viewDir = path.join(out, 'dose_1000/dense')
+    const before = readdirSync(viewDir).sort()
+    const good = readFileSync(path.join(viewDir, 'dense_train.npz'))
+    const manifest = readFileSync(path.join(out, 'overlap_manifest.json'))
+    // the new test split fails (a settings problem: the phase C input itself is fine)
+    const failNew: typeof validateNpzFile = async (file, o) => {
+      const r = await validateNpzFile(file, o)
+      if (!file.includes('_test.') || !file.endsWith('.partial.npz')) return r
+      return {...r, status: 'failed', findings: [...r.findings, {level: 'error', field: 'diffraction', check: 'test', message: 'injected failure'}]}
+    }
+    await expect(
+      generateOverlapViews({phaseCRoot: phaseC, outputRoot: out, doses: [1e3], views: [{...OVERLAP_VIEWS.dense, rng_seed_subsample: 7, s_img: 0.5}], validate: failNew}),
+    ).rejects.toThrow(/dose_1000\/dense\/dense_test\.npz: would fail DATA-001 validation \(failed\), so it was not written \(made from .*patched_test\.npz\):\n  diffraction: injected failure/)
+    // the train split had passed, but is not swapped in alone; no temporary files are left
+    expect(readdirSync(viewDir).sort()).toEqual(before)
+    expect(readFileSync(path.join(viewDir, 'dense_train.npz')).equals(good)).toBe(true)
+    expect(readFileSync(path.join(out, 'overlap_manifest.json')).equals(manifest)).toBe(true)
+  })
+
+  it('a bad phase C input (complex diffraction) is named as the culprit, and no phase D file is written', async () => {
+    const badC = path.join(dir, 'bad_c')
+    for (const split of ['train', 'test'] as const) {
+      const src = findPhaseCSplit(phaseC, 1e3, split)
+      const arrays = await readNpz(src)
+      const d = arrays.diffraction
+      const out = path.join(badC, 'dose_1000', path.basename(src))
+      mkdirSync(path.dirname(out), {recursive: true})
+      await writeNpz(out, {...arrays, diffraction: complex64(d.shape, new Float32Array(2 * d.data.length))})
+    }
+    const out = path.join(dir, 'bad_d')
+    await expect(generateOverlapViews({phaseCRoot: badC, outputRoot: out, doses: [1e3], views: [OVERLAP_VIEWS.dense]})).rejects.toThrow(
+      new RegExp(`^${badC.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/dose_1000/patched_train\\.npz: phase C input failed DATA-001 validation`),
+    )
+    expect(readdirSync(path.join(out, 'dose_1000/dense'))).toEqual([])
   })
 
   it.skipIf(!hasNumpy)('numpy reads the phase D files without allow_pickle', () => {
