@@ -1,3 +1,4 @@
+import {rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {Flags} from '@oclif/core'
@@ -35,18 +36,67 @@ export default class Reconstruct extends BaseCommand {
     const outputDir = path.resolve(cwd, flags['output-dir'])
     // before loading and predicting: an unusable output folder is exit 73 at once, not after the work
     await checkDirWritable(outputDir)
-    const result = await reconstructFromBundle(
-      path.resolve(cwd, flags.bundle),
-      path.resolve(cwd, flags['test-data']),
-      outputDir,
-      {backend: flags.backend, M: flags['stitch-crop-size'], nGroups: flags['n-groups'], seed: flags.seed, onProgress: say},
-    )
+    const before = await snapshotOutputs(outputDir)
+    let result: ReconstructionResult
+    try {
+      result = await reconstructFromBundle(
+        path.resolve(cwd, flags.bundle),
+        path.resolve(cwd, flags['test-data']),
+        outputDir,
+        {backend: flags.backend, M: flags['stitch-crop-size'], nGroups: flags['n-groups'], seed: flags.seed, onProgress: say},
+      )
+    } finally {
+      // also after a failure: a reconstruction this run wrote must not stand beside another run's scores
+      const removed = await removeStaleScores(outputDir, before).catch(() => [] as string[])
+      if (removed.length > 0) {
+        this.logToStderr(`removed ${removed.join(', ')} from ${outputDir}: an earlier run scored a reconstruction that this run replaced`)
+      }
+    }
     if (flags.json) {
       this.log(JSON.stringify(toJson(result), null, 2))
       return
     }
     this.log(summarize(result))
   }
+}
+
+/** The files only a scored run writes (the test data held objectGuess). */
+export const SCORE_FILES = [
+  'reconstruction_metrics.json',
+  'ground_truth_amplitude.png',
+  'ground_truth_phase.png',
+  'comparison_amplitude.png',
+  'comparison_phase.png',
+] as const
+
+type Snapshot = Map<string, number | undefined>
+
+/** mtimes of reconstruction.npz and the score files (undefined: absent), to compare before and after a run. */
+export async function snapshotOutputs(outputDir: string): Promise<Snapshot> {
+  const snap: Snapshot = new Map()
+  for (const name of ['reconstruction.npz', ...SCORE_FILES]) {
+    snap.set(name, (await stat(path.join(outputDir, name)).catch(() => undefined))?.mtimeMs)
+  }
+  return snap
+}
+
+/**
+ * When a run rewrote reconstruction.npz, score files it left untouched describe a reconstruction that is gone:
+ * remove them, so that metrics never stand beside a reconstruction they did not score. Compares mtimes before
+ * (`before`) and after the run, not clocks. Returns the names removed.
+ */
+export async function removeStaleScores(outputDir: string, before: Snapshot): Promise<string[]> {
+  const after = await snapshotOutputs(outputDir)
+  const npz = after.get('reconstruction.npz')
+  if (npz === undefined || npz === before.get('reconstruction.npz')) return []
+  const removed: string[] = []
+  for (const name of SCORE_FILES) {
+    const t = after.get(name)
+    if (t === undefined || t !== before.get(name)) continue
+    await rm(path.join(outputDir, name), {force: true})
+    removed.push(name)
+  }
+  return removed
 }
 
 function toJson(r: ReconstructionResult): Record<string, unknown> {

@@ -10,7 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {complex64, float32, float64} from '../../src/io/ndarray.js'
-import {writeNpz} from '../../src/io/npz.js'
+import {readNpz, writeNpz} from '../../src/io/npz.js'
 import {createRng} from '../../src/util/random.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -128,6 +128,28 @@ describe.skipIf(!built)('study reconstruct (real process)', () => {
       const files = readdirSync(path.join(dir, 'out'))
       for (const f of ['reconstruction.npz', 'reconstruction_amplitude.png', 'reconstruction_phase.png', 'reconstruction_metrics.json']) expect(files).toContain(f)
       expect(JSON.parse(readFileSync(path.join(dir, 'out', 'reconstruction_metrics.json'), 'utf8')).schema_version).toBe(1)
+    })
+
+    it('a new unscored reconstruction into the folder of a scored one removes the old scores instead of leaving them beside it', async () => {
+      const args = ['reconstruct', '--bundle', 'model_bundle.zip', '--output-dir', 'mixed', '--backend', 'wasm']
+      const scored = study([...args, '--test-data', 'test.npz'], dir)
+      expect(scored.status, scored.stderr).toBe(0)
+      const scores = ['reconstruction_metrics.json', 'ground_truth_amplitude.png', 'ground_truth_phase.png', 'comparison_amplitude.png', 'comparison_phase.png']
+      for (const f of scores) expect(existsSync(path.join(dir, 'mixed', f)), f).toBe(true)
+      // the same scan without objectGuess: not scored
+      const arrays = await readNpz(path.join(dir, 'test.npz'))
+      delete arrays.objectGuess
+      await writeNpz(path.join(dir, 'noobj.npz'), arrays)
+      const unscored = study([...args, '--test-data', 'noobj.npz', '--n-groups', '12'], dir)
+      expect(unscored.status, unscored.stderr).toBe(0)
+      expect(unscored.stdout).toContain('no objectGuess in the test data: not scored')
+      expect(unscored.stderr).toContain(`removed ${scores.join(', ')} from ${path.join(dir, 'mixed')}: an earlier run scored a reconstruction that this run replaced`)
+      expect(readdirSync(path.join(dir, 'mixed')).sort()).toEqual(['reconstruction.npz', 'reconstruction_amplitude.png', 'reconstruction_phase.png'])
+      // a scored run again writes them all, and removes nothing
+      const again = study([...args, '--test-data', 'test.npz'], dir)
+      expect(again.status, again.stderr).toBe(0)
+      expect(again.stderr).not.toContain('removed')
+      for (const f of scores) expect(existsSync(path.join(dir, 'mixed', f)), f).toBe(true)
     })
 
     it('an odd --stitch-crop-size is a usage error (exit 2)', () => {
