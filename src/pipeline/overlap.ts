@@ -12,7 +12,7 @@ import path from 'node:path'
 
 import {z} from 'zod'
 
-import {ContractError, MissingInputError, UsageError, zodContractError} from '../errors.js'
+import {ContractError, MissingInputError, OutputError, UsageError, zodContractError} from '../errors.js'
 import {readJsonFile} from '../io/json-file.js'
 import {asOutputError, writeJsonAtomic} from '../io/atomic.js'
 import {digestFile} from '../io/hash.js'
@@ -278,7 +278,15 @@ export async function generateOverlapViews(opts: OverlapOptions): Promise<Overla
           const out = path.join(viewDir, `${view.name}_${split}.npz`)
           const tmp = path.join(viewDir, `.${view.name}_${split}.${process.pid}-${randomBytes(4).toString('hex')}.partial.npz`)
           pending.push(tmp)
-          await writeNpz(tmp, {...filtered, _metadata: metadataArray(metadata)}, {compress})
+          try {
+            await writeNpz(tmp, {...filtered, _metadata: metadataArray(metadata)}, {compress})
+          } catch (error) {
+            // name the file the user knows (the view file), not the temporary one
+            const cause = error instanceof OutputError ? (error.cause as NodeJS.ErrnoException | undefined) : undefined
+            if (!cause) throw error
+            const atTemp = cause.path !== undefined && path.dirname(path.resolve(cause.path)) === path.resolve(viewDir) && path.basename(cause.path).startsWith('.')
+            throw asOutputError(out, atTemp ? Object.assign(new Error(cause.message), {code: cause.code}) : cause)
+          }
           const report = await validate(tmp, {gridsize: view.gridsize, neighborCount: view.neighbor_count})
           const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
           if (report.status !== 'ok' || errors.length > 0) {

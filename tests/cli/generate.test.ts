@@ -3,7 +3,7 @@
  * `npx tsc -p tsconfig.json; npx oclif manifest`), on their defaults: the example-size study.
  */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -18,6 +18,7 @@ import {hasNumpy, noteSkip, runPython} from '../metrics/python.js'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const bin = path.join(root, 'bin/run.js')
 const built = existsSync(path.join(root, 'dist/src/commands/generate.js')) && existsSync(path.join(root, 'dist/src/commands/overlap.js'))
+const asNobody = built && process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status === 0
 if (!built) console.log('[skip] study generate/overlap CLI tests: dist/ is not built (run: npx tsc -p tsconfig.json; npx oclif manifest)')
 
 function study(args: string[], cwd = root): {status: number | null; stdout: string; stderr: string} {
@@ -75,6 +76,22 @@ describe.skipIf(!built)('study generate + study overlap (real processes, default
     const g = study(['generate', '--output-root', 'phase_c_json', '--dose', '1000', '--n-images', '64', '--object-size', '128', '--json'], dir)
     expect(g.status, g.stderr).toBe(0)
     expect(JSON.parse(g.stdout).doses.dose_1000.files.train.n_images).toBeGreaterThan(0)
+  })
+
+  // permissions bind only a non-root user: as root, run the CLI as 'nobody' through runuser
+  it.skipIf(!asNobody)('overlap into a view folder this user may not write: exit 73 naming the view file (not a temporary one)', () => {
+    chmodSync(dir, 0o755)
+    const viewDir = path.join(dir, 'phase_d_ro', 'dose_1000', 'sparse')
+    mkdirSync(viewDir, {recursive: true})
+    chmodSync(viewDir, 0o555)
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, bin, 'overlap', '--phase-c-root', 'phase_c', '--output-root', 'phase_d_ro', '--dose', '1000', '--view', 'sparse'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
+    expect(r.status, r.stderr).toBe(73)
+    expect(r.stderr).toContain(`error: cannot write ${path.join(viewDir, 'sparse_train.npz')}: permission denied [EACCES]\n`)
+    expect(readdirSync(viewDir)).toEqual([])
   })
 
   it('writes the same bytes with 1 and with 2 simulation worker threads', () => {
