@@ -293,6 +293,9 @@ export async function trainPtychoPinn(opts: TrainOptions): Promise<TrainResult> 
             message: `step ${stepInEpoch}/${stepsPerEpoch}`,
           })
         }
+        // yield to the event loop once per step: otherwise (wasm resolves data() as a microtask) no signal
+        // handler could run before the epoch ends, and Ctrl-C would wait for it
+        await new Promise<void>((resolve) => setImmediate(resolve))
         if (opts.signal?.aborted) break
       }
       if (opts.signal?.aborted && count < nTrain) throw new TrainingInterrupted(epoch, checkpointPath)

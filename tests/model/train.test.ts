@@ -116,6 +116,33 @@ describe('training a tiny PtychoPINN (N=64, n_filters_scale 1, 24 synthetic grou
     expect(tf.memory().numTensors).toBe(before)
   })
 
+  it('stops within the epoch when the signal comes from a timer or a signal handler (not only at epoch ends)', async () => {
+    const jobDir = path.join(root, 'ctrl-c')
+    const ctrl = new AbortController()
+    const steps: string[] = []
+    let scheduled = false
+    const run = trainPtychoPinn(
+      options(jobDir, {
+        signal: ctrl.signal,
+        progressIntervalMs: 0,
+        onProgress: (e) => {
+          if (e.message?.startsWith('step')) steps.push(e.message)
+          // like a SIGINT handler: a macrotask, which runs only if the loop yields to the event loop
+          if (!scheduled) {
+            scheduled = true
+            setTimeout(() => ctrl.abort(), 0)
+          }
+        },
+      }),
+    )
+    const error = await run.catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TrainingInterrupted)
+    expect((error as TrainingInterrupted).epochsCompleted).toBe(0)
+    expect(steps.length).toBeGreaterThanOrEqual(1)
+    expect(steps.length).toBeLessThan(Math.ceil(23 / 4)) // 6 steps per epoch: it stopped inside the first one
+    expect(await listCheckpointFiles(jobDir)).toEqual([])
+  })
+
   it('detects a corrupt newest checkpoint, reports it and resumes from the previous one', async () => {
     const jobDir = path.join(root, 'fresh')
     // (the first test leaves this job finished; when run alone, train it here)
