@@ -14,6 +14,8 @@ import {trainStudy} from '../pipeline/train-study.js'
 import type {TrainStudyResult} from '../pipeline/train-study.js'
 import {CORE_BOUND_RUNNERS, DEFAULT_RUNNER, RUNNER_NAMES} from '../runners/registry.js'
 import type {ProgressEvent} from '../runners/types.js'
+import {streamRenderer} from '../model/progress.js'
+import type {ProgressRenderer} from '../model/progress.js'
 import {study} from '../../studies/fly64_dose_overlap/index.js'
 
 /** Short settings for `--example`: all 9 jobs in a few minutes on 2 cores. Flags given by the user win. */
@@ -250,16 +252,20 @@ function jsonSummary(result: TrainStudyResult) {
   }
 }
 
-/** Live progress on stderr: one rewritten line on a terminal, plain lines otherwise. */
+/**
+ * Live progress on stderr, one renderer per job: a rewritten line on a terminal; otherwise (a log file, a pipe)
+ * one plain line per finished epoch, not one per training step.
+ */
 function progressRenderer() {
-  const tty = Boolean(process.stderr.isTTY)
+  const renderers = new Map<string, ProgressRenderer>()
   return (entry: {view: string; dose: number; gridsize: number}, e: ProgressEvent) => {
-    const fmt = (v: number | undefined, d = 4) => (v === undefined ? '-' : v.toPrecision(d))
-    const eta = e.eta_s === undefined ? '' : ` eta ${Math.round(e.eta_s)}s`
-    const line =
-      `${entry.view} dose=${formatDoseE(entry.dose)} gs${entry.gridsize} epoch ${e.epoch}/${e.nepochs}` +
-      ` loss ${fmt(e.loss)} val_loss ${fmt(e.val_loss)} lr ${fmt(e.lr, 2)}${eta}${e.message ? ` ${e.message}` : ''}`
-    if (tty) process.stderr.write(`\r\u001b[2K${line}${e.epoch >= e.nepochs ? '\n' : ''}`)
-    else process.stderr.write(`${line}\n`)
+    const label = `${entry.view} dose=${formatDoseE(entry.dose)} gs${entry.gridsize}`
+    let r = renderers.get(label)
+    if (!r) {
+      r = streamRenderer(process.stderr, label)
+      renderers.set(label, r)
+    }
+    if (e.message === 'done') r.epochEnd(e)
+    else r.update(e)
   }
 }

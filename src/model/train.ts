@@ -287,6 +287,8 @@ export async function trainPtychoPinn(opts: TrainOptions): Promise<TrainResult> 
             epoch: epoch + 1,
             nepochs,
             loss: lossSum / count,
+            // the last finished epoch's validation loss (none yet in the first epoch)
+            val_loss: history.val_loss.length > 0 ? history.val_loss[history.val_loss.length - 1] : undefined,
             lr,
             elapsed_s: elapsed(),
             eta_s: perStep * remainingSteps,

@@ -34,4 +34,21 @@ describe('study train --example (CLI)', () => {
       expect(call.config.model).toMatchObject({n_filters_scale: 1, gridsize: j.gridsize, N: 64})
     }
   }, 600_000)
+
+  it('a real tfjs job in a non-terminal (a log file, CI): one plain progress line per epoch, no per-step lines (10 steps of ~0.3 s per epoch)', () => {
+    const cwd = tempDir('study-example-tfjs-')
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'train', '--example', '--runner', 'tfjs', '--backend', 'wasm', '--dose', '1000', '--view', 'baseline', '--nepochs', '3', '--n-groups', '160', '--jobs', '1'],
+      {cwd, encoding: 'utf8', timeout: 300_000},
+    )
+    expect(r.status, r.stderr).toBe(0)
+    const progress = r.stderr.split('\n').filter((l) => /\bepoch \d+\/3\b/.test(l))
+    expect(progress, r.stderr).toHaveLength(3)
+    progress.forEach((l, i) => expect(l).toMatch(new RegExp(`^baseline dose=1e\\+03 gs1 epoch ${i + 1}/3  done  loss -?\\d`)))
+    // every epoch after the first reports a validation loss
+    for (const l of progress.slice(1)) expect(l).toMatch(/val_loss -?\d+\.\d+/)
+    expect(r.stderr).not.toMatch(/step \d+\//)
+    expect(r.stderr).not.toContain('\r')
+  }, 600_000)
 })
