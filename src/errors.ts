@@ -85,3 +85,18 @@ export class OutputError extends StudyError {
 export function zodContractError(source: string, error: ZodError): ContractError {
   return new ContractError(source, undefined, `invalid values:\n${z.prettifyError(error)}`, {cause: error})
 }
+
+/** Work stopped by Ctrl-C, SIGTERM or a job timeout (exit 130, as a shell reports SIGINT). */
+export class InterruptedError extends StudyError {
+  override readonly exitCode = 130
+}
+
+/** Prediction stopped between two batches because its abort signal fired; nothing was written. */
+export class PredictionInterrupted extends InterruptedError {
+  constructor(
+    readonly done: number,
+    readonly total: number,
+  ) {
+    super(`prediction interrupted after ${done} of ${total} groups`)
+  }
+}

@@ -2,6 +2,7 @@
  * Object patches from a trained bundle (the reference's diffraction_to_obj model: output trimmed_obj).
  */
 import * as tf from '@tensorflow/tfjs-core'
+import {PredictionInterrupted} from '../errors.js'
 import type {LoadedBundle} from './bundle.js'
 
 export interface PredictedPatches {
@@ -20,7 +21,7 @@ export async function predictObjectPatches(
   bundle: Pick<LoadedBundle, 'model'>,
   X: Float32Array,
   coordsRelative: Float32Array,
-  opts: {batchSize?: number} = {},
+  opts: {batchSize?: number; signal?: AbortSignal} = {},
 ): Promise<PredictedPatches> {
   const model = bundle.model
   const {N, C} = model.spec
@@ -43,6 +44,9 @@ export async function predictObjectPatches(
     re.set(r as Float32Array, start * N * N)
     im.set(i as Float32Array, start * N * N)
     tf.dispose([xb, ...out])
+    // yield to the event loop between batches so that a signal handler can run, then honour it
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    if (opts.signal?.aborted && start + n < B) throw new PredictionInterrupted(start + n, B)
   }
   return {re, im, B, N}
 }

@@ -16,7 +16,7 @@ import path from 'node:path'
 
 import {z} from 'zod'
 
-import {ContractError, MissingInputError, StudyError, UsageError} from '../errors.js'
+import {ContractError, MissingInputError, PredictionInterrupted, StudyError, UsageError} from '../errors.js'
 import {writeJsonAtomic} from '../io/atomic.js'
 import {complex64, float32, float64} from '../io/ndarray.js'
 import {listNpz, metadataArray, writeNpz} from '../io/npz.js'
@@ -60,7 +60,7 @@ export interface ReconstructDeps {
     bundle: LoadedBundle,
     X: Float32Array,
     coordsRelative: Float32Array,
-    opts: {batchSize?: number},
+    opts: {batchSize?: number; signal?: AbortSignal},
   ): Promise<PredictedPatches>
   /** make sure a tfjs backend is ready; returns its name */
   ensureBackend?(requested?: string): Promise<string>
@@ -81,6 +81,8 @@ export interface ReconstructOptions {
   batchSize?: number
   /** progress messages */
   onProgress?: (message: string) => void
+  /** stops the prediction between batches (PredictionInterrupted); nothing is written then */
+  signal?: AbortSignal
 }
 
 export interface AlignedEvaluation {
@@ -191,10 +193,11 @@ export async function reconstructFromBundle(
       nphotons: nphotons > 0 ? nphotons : 1,
     })
     say(`predicting ${data.B} groups (N=${N}, gridsize ${gridsize}${backend ? `, backend ${backend}` : ''})`)
-    const pred = await d.predictObjectPatches(bundle, data.X, data.coordsRelative, {batchSize: opts.batchSize ?? 32})
+    const pred = await d.predictObjectPatches(bundle, data.X, data.coordsRelative, {batchSize: opts.batchSize ?? 32, signal: opts.signal})
     if (pred.B !== data.B || pred.N !== N || pred.re.length !== data.B * N * N) {
       throw new StudyError(`prediction returned ${pred.B} patches of ${pred.N}×${pred.N}, expected ${data.B} of ${N}×${N}`)
     }
+    if (opts.signal?.aborted) throw new PredictionInterrupted(pred.B, pred.B)
     const result = await writeReconstruction(pred, data, outDir, {
       M,
       seed,

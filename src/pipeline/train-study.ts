@@ -270,4 +270,16 @@ function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudy
     if (typeof r.bundle_sha256 === 'string') report(`    → SHA256 [${tag}]: ${r.bundle_sha256}`)
     if (typeof r.bundle_size_bytes === 'number') report(`    → Size [${tag}]: ${r.bundle_size_bytes} bytes`)
   }
+  // the end-of-job reconstruction (tfjs runner): its outcome on the terminal, not only in train.log
+  const rec = r.reconstruction
+  if (rec && typeof rec === 'object' && !Array.isArray(rec)) {
+    const {status, error, npz_path: npz, metrics} = rec as {status?: unknown; error?: unknown; npz_path?: unknown; metrics?: unknown}
+    if (status === 'failed') report(`    ! reconstruction of the test split failed [${tag}]: ${String(error)} (training succeeded; see train.log)`)
+    else if (status === 'success' && typeof npz === 'string') {
+      const corr = (metrics as {correlation?: {amplitude?: unknown; phase?: unknown}} | undefined)?.correlation
+      const f = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '-')
+      const scores = corr ? ` (vs ground truth: amplitude correlation ${f(corr.amplitude)}, phase correlation ${f(corr.phase)})` : ''
+      report(`    → Reconstruction [${tag}]: ${npz}${scores}`)
+    }
+  }
 }

@@ -222,6 +222,7 @@ export const runner: Runner = async (ctx: RunnerContext): Promise<RunnerResult> 
       const r = await reconstructFromBundle(bundleFile, job.testDataPath, outDir, {
         backend: backendUsed,
         ...(job.gridsize > 1 && nImages ? {nGroups: nImages} : {}),
+        signal: ctx.signal,
       })
       const rel = (p: string | undefined) => (p ? toPosix(path.relative(job.artifactDir, p)) : undefined)
       reconstruction = {
@@ -235,6 +236,14 @@ export const runner: Runner = async (ctx: RunnerContext): Promise<RunnerResult> 
       await log(`Reconstruction of the test split: ${rel(r.npzPath)}`)
       if (r.metrics) await log(`Reconstruction metrics: ${JSON.stringify(r.metrics)}`)
     } catch (error) {
+      if (ctx.signal?.aborted) {
+        // not a success: the job is reported interrupted, and a rerun (which resumes from the finished checkpoint
+        // without training) makes the reconstruction
+        return fail(`interrupted during the reconstruction of the test split (${(error as Error).message}); the trained bundle is saved: rerun the job to reconstruct`, {
+          backend_used: backendUsed,
+          bundle_path: bundle.bundle_path,
+        })
+      }
       reconstruction = {status: 'failed', error: `${(error as Error).name}: ${(error as Error).message}`}
       await log(`Warning: reconstruction of the test split failed: ${(error as Error).message}`)
     }

@@ -146,6 +146,21 @@ describe('trainStudy manifest (test_training_cli_manifest_and_bridging, test_tra
     size.forEach((l, i) => expect(l).toBe(`    → Size [${manifest.jobs[i].view}/dose=1e+03]: ${manifest.jobs[i].result.bundle_size_bytes} bytes`))
   })
 
+  it("prints the outcome of a job's end-of-job reconstruction: a failure as a '!' line, a success with its scores", async () => {
+    const tree = makeStudyTree(tempDir())
+    const lines: string[] = []
+    const recon = {
+      baseline: {status: 'failed', error: 'UsageError: n_groups=99 exceeds the 38 scan positions'},
+      dense: {status: 'success', npz_path: 'reconstruction/reconstruction.npz', metrics: {correlation: {amplitude: 0.51234, phase: 0.4}}},
+    }
+    const runnerInstance = async (ctx: RunnerContext) => ({status: 'success', reconstruction: recon[ctx.job.view as 'baseline' | 'dense']})
+    await trainStudy(input(tree, {filters: {dose: [1000], view: ['baseline', 'dense'], gridsize: [1, 2]}, runnerInstance, report: (l) => lines.push(l)}))
+    expect(lines).toContain(
+      '    ! reconstruction of the test split failed [baseline/dose=1e+03]: UsageError: n_groups=99 exceeds the 38 scan positions (training succeeded; see train.log)',
+    )
+    expect(lines).toContain('    → Reconstruction [dense/dose=1e+03]: reconstruction/reconstruction.npz (vs ground truth: amplitude correlation 0.512, phase correlation 0.400)')
+  })
+
   it('has the provenance fields, relative POSIX paths and validates against its schema', async () => {
     const tree = makeStudyTree(tempDir())
     await trainStudy(input(tree, {filters: {view: ['baseline']}, runnerInstance: createStubRunner(), seed: 5, commandLine: ['study', 'train']}))

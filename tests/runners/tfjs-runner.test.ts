@@ -114,6 +114,29 @@ describe('tfjs runner (one job, spec §6.4)', () => {
     expect(firstEpoch.epoch).toBe(1)
   })
 
+  it('Ctrl-C after the last epoch stops the end-of-job reconstruction: the job is not a success, a rerun reconstructs', async () => {
+    const ctrl = new AbortController()
+    const base = context('ctrlc-recon')
+    // like a SIGINT handler (a macrotask) scheduled when the last epoch ends: it fires while the bundle is saved
+    const ctx: RunnerContext = {
+      ...base,
+      signal: ctrl.signal,
+      onProgress: (e) => {
+        if (e.message === 'done' && e.epoch === e.nepochs) setTimeout(() => ctrl.abort(), 0)
+      },
+    }
+    const r = await runner(ctx)
+    expect(r.status).toBe('failed')
+    expect(r.error).toMatch(/^interrupted during the reconstruction of the test split \(prediction interrupted after \d+ of 12 groups\); the trained bundle is saved: rerun the job to reconstruct$/)
+    expect(r.bundle_path).toBe('model_bundle.zip')
+    await expect(stat(path.join(base.job.artifactDir, 'reconstruction', 'reconstruction.npz'))).rejects.toThrow(/ENOENT/)
+    // the rerun trains nothing (all epochs are checkpointed) and makes the reconstruction
+    const again = await runner(context('ctrlc-recon'))
+    expect(again.status, String(again.error)).toBe('success')
+    expect(again.resumed_from_epoch).toBe(2)
+    expect((again.reconstruction as {status: string}).status).toBe('success')
+  })
+
   it('fails a job with a dataset that breaks the contract, naming the field', async () => {
     const r = await runner(context('bad', {trainDataPath: path.join(root, 'bad.npz')}))
     expect(r.status).toBe('failed')
