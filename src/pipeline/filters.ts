@@ -41,16 +41,26 @@ export function describeFilters(filters: TrainingFilters): string {
 }
 
 export interface AvailableValues {
+  /** the design's doses */
   doses: readonly number[]
+  /** the design doses whose phase C folder exists (when known) */
+  dosesWithData?: readonly number[]
   views: readonly string[]
   gridsizes: readonly number[]
+}
+
+function doseValues(available: AvailableValues): string {
+  const design = available.doses.join(', ')
+  const present = available.dosesWithData
+  if (!present || present.length === available.doses.length) return design
+  return `${present.length > 0 ? present.join(', ') : 'none'} (with phase C data; the design lists ${design})`
 }
 
 /** The error when nothing matches: names the filters, the values that exist and what was skipped. */
 export function noMatchError(filters: TrainingFilters, available: AvailableValues, skipped: readonly SkipEvent[]): NoMatchError {
   const lines = [
     `No jobs match the specified filters: ${describeFilters(filters)}`,
-    `Values that exist in this study: --dose ${available.doses.join(', ')}; --view ${available.views.join(', ')}; --gridsize ${available.gridsizes.join(', ')}`,
+    `Values that exist in this study: --dose ${doseValues(available)}; --view ${available.views.join(', ')}; --gridsize ${available.gridsizes.join(', ')}`,
   ]
   if (skipped.length > 0) {
     lines.push(

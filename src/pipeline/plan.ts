@@ -9,6 +9,7 @@
 import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 
+import {MissingInputError, UsageError} from '../errors.js'
 import {listNpz} from '../io/npz.js'
 import {legacyBackendFor, parseTrainingConfig} from '../config/schemas.js'
 import {resolveRoot} from '../io/paths.js'
@@ -168,8 +169,15 @@ export async function planTraining(input: PlanTrainingInput): Promise<TrainingPl
     artifact: resolveRoot(input.artifactRoot, input.cwd),
   }
   const fullStudy = input.study
+  // a phase C root that does not exist is one clear error, not a "dataset not found" per job
+  if (!existsSync(roots.phaseC.resolved)) throw new MissingInputError(roots.phaseC.resolved, 'phase C root (--phase-c-root)')
+  if (!statSync(roots.phaseC.resolved).isDirectory()) throw new UsageError(`--phase-c-root ${roots.phaseC.resolved} is a file, not a folder`)
+  if (!existsSync(roots.phaseD.resolved)) {
+    input.log?.(`Warning: phase D root ${roots.phaseD.resolved} does not exist: every overlap-view (gridsize 2) job is skipped`)
+  }
   const available = {
     doses: fullStudy.design.dose_list,
+    dosesWithData: fullStudy.design.dose_list.filter((d) => existsSync(path.join(roots.phaseC.resolved, fullStudy.layout.doseDir(d)))),
     views: fullStudy.views.map((v) => v.name),
     gridsizes: [...new Set(fullStudy.views.map((v) => v.gridsize))],
   }

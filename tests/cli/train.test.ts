@@ -72,6 +72,27 @@ describe('study train (CLI)', () => {
     expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
   }, 180_000)
 
+  it('no match on a root with only some doses: the hint lists the doses that have data, beside the design', () => {
+    const t = makeStudyTree(tempDir('study-cli-'), {doses: [1000]})
+    const r = study([...roots, '--dry-run', '--dose', '5000'], {cwd: t.base})
+    expect(r.code).toBe(EXIT.noMatch)
+    expect(r.stderr).toContain('--dose 1000 (with phase C data; the design lists 1000, 10000, 100000)')
+  }, 180_000)
+
+  it('a phase C root that does not exist is one error naming it (exit 3), before any job; a missing phase D root is a warning', () => {
+    const t = makeStudyTree(tempDir('study-cli-'))
+    for (const extra of [['--dry-run'], ['--runner', 'stub']]) {
+      const r = study(['--phase-c-root', 'nowhere', '--phase-d-root', 'phase_d', '--artifact-root', 'artifacts', ...extra], {cwd: t.base})
+      expect(r.code, r.stderr).toBe(EXIT.missingInput)
+      expect(r.stderr).toContain(`phase C root (--phase-c-root) not found: ${path.join(t.base, 'nowhere')}`)
+      expect(r.stderr).not.toMatch(/dataset not found|    at /)
+      expect(existsSync(path.join(t.artifacts, 'training_manifest.json'))).toBe(false)
+    }
+    const d = study(['--phase-c-root', 'phase_c', '--phase-d-root', 'no_d', '--artifact-root', 'artifacts', '--dry-run', '--dose', '1000'], {cwd: t.base})
+    expect(d.code, d.stderr).toBe(0)
+    expect(d.stderr + d.stdout).toContain(`phase D root ${path.join(t.base, 'no_d')} does not exist: every overlap-view (gridsize 2) job is skipped`)
+  }, 180_000)
+
   it('usage and contract errors: missing roots exit 2, a bad training option exit 4 naming the field', () => {
     const t = makeStudyTree(tempDir('study-cli-'))
     const missing = study(['--dry-run'], {cwd: t.base})
