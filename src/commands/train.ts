@@ -7,9 +7,10 @@ import {BaseCommand} from '../cli/base-command.js'
 import {BACKEND_CHOICES, findNativePackage, NATIVE_PACKAGES, TENSORFLOW_INSTALL_HINT} from '../model/backend.js'
 import {overridesFromFlags, trainingOptionFlags} from '../config/flags.js'
 import {COMPUTE_BACKENDS} from '../config/schemas.js'
-import {JobsFailedError, StudyError, UsageError} from '../errors.js'
+import {InterruptedError, JobsFailedError, StudyError, UsageError} from '../errors.js'
 import {formatDoseE} from '../pipeline/format.js'
 import type {TrainingOverrides} from '../pipeline/run-job.js'
+import {NOT_STARTED} from '../pipeline/executor.js'
 import {trainStudy} from '../pipeline/train-study.js'
 import type {TrainStudyResult} from '../pipeline/train-study.js'
 import {CORE_BOUND_RUNNERS, DEFAULT_RUNNER, RUNNER_NAMES} from '../runners/registry.js'
@@ -27,11 +28,6 @@ const EXAMPLE_MODULE = '../../studies/fly64_dose_overlap/example.js'
 
 interface ExampleModule {
   generateExampleStudy(outRoot: string, opts?: {seed?: number; onProgress?: (m: string) => void}): Promise<{phaseCRoot: string; phaseDRoot: string}>
-}
-
-/** The run was interrupted (Ctrl-C / SIGTERM); the manifest records what finished. Exit 130 as shells expect. */
-export class InterruptedError extends StudyError {
-  override readonly exitCode = 130
 }
 
 export default class Train extends BaseCommand {
@@ -212,12 +208,13 @@ async function loadExampleModule(): Promise<ExampleModule> {
 function printSummary(result: TrainStudyResult, out: (line: string) => void): void {
   const m = result.manifest
   const s = m.summary
+  const notStarted = m.jobs.filter((j) => j.status === 'interrupted' && j.error === NOT_STARTED).length
   const parts = [
     s.succeeded ? `${s.succeeded} trained` : '',
     s.complete ? `${s.complete} already complete` : '',
     s.dry_run ? `${s.dry_run} planned (dry run)` : '',
     s.failed ? `${s.failed} failed` : '',
-    s.interrupted ? `${s.interrupted} interrupted` : '',
+    s.interrupted ? `${s.interrupted} interrupted${notStarted ? ` (${notStarted} of them not started)` : ''}` : '',
     m.skipped_count ? `${m.skipped_count} view(s) skipped for missing data` : '',
   ].filter(Boolean)
   out(`${s.selected} job(s): ${parts.join(', ')}`)

@@ -25,6 +25,9 @@ import type {TrainingOverrides} from './run-job.js'
 
 export type JobStatus = 'success' | 'failed' | 'dry-run' | 'complete' | 'interrupted'
 
+/** the error of an `interrupted` job that Ctrl-C/SIGTERM stopped before it began (nothing of it ran) */
+export const NOT_STARTED = 'interrupted before the job started'
+
 export interface JobOutcome {
   key: string
   status: JobStatus
@@ -110,8 +113,8 @@ export async function executeJob(
 
   let config: TrainingConfig | undefined
   try {
+    if (hooks.signal?.aborted) return done('interrupted', {}, NOT_STARTED)
     if (!runner) throw new StudyError(`runner '${settings.runnerName}' was not loaded`)
-    if (hooks.signal?.aborted) return done('interrupted', {}, 'interrupted before the job started')
     await clearJobRecord(job.artifactDir)
     const controller = new AbortController()
     hooks.signal?.addEventListener('abort', () => controller.abort(), {once: true})

@@ -8,7 +8,7 @@ import {digestFile} from '../io/hash.js'
 import type {RunnerOptions} from '../runners/registry.js'
 import type {ProgressEvent, Runner} from '../runners/types.js'
 import type {LegacyBridge} from '../config/legacy.js'
-import {executePlan, nowIso} from './executor.js'
+import {executePlan, NOT_STARTED, nowIso} from './executor.js'
 import type {JobOutcome} from './executor.js'
 import type {TrainingFilters} from './filters.js'
 import {formatDoseE} from './format.js'
@@ -255,7 +255,8 @@ function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudy
     return
   }
   if (outcome.status === 'interrupted') {
-    report(`✗ ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: interrupted`)
+    const what = outcome.error === NOT_STARTED ? 'not started (interrupted before it began)' : 'interrupted'
+    report(`✗ ${entry.view} dose=${formatDoseE(entry.dose)} gridsize=${entry.gridsize}: ${what}`)
     return
   }
   if (outcome.status === 'failed') {

@@ -349,7 +349,9 @@ console.log('trained', p.gridsize)
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       let stderr = ''
+      let stdout = ''
       child.stderr.on('data', (d) => (stderr += d))
+      child.stdout.on('data', (d) => (stdout += d))
       // interrupt once the first job has finished
       await new Promise<void>((resolve) => {
         const timer = setInterval(() => {
@@ -367,6 +369,12 @@ console.log('trained', p.gridsize)
       expect(m.summary.succeeded).toBeGreaterThanOrEqual(1)
       expect(m.summary.interrupted).toBeGreaterThanOrEqual(1)
       expect(m.summary.succeeded + m.summary.interrupted).toBe(9)
+      // the jobs that never began are told apart from the one that was stopped while running
+      const notStarted = m.jobs.filter((j: {error: string | null}) => j.error === 'interrupted before the job started')
+      expect(notStarted.length).toBeGreaterThanOrEqual(1)
+      expect(notStarted.length).toBeLessThan(m.summary.interrupted + 1)
+      expect(stdout.match(/: not started \(interrupted before it began\)/g), stdout).toHaveLength(notStarted.length)
+      expect(stdout).toContain(`${m.summary.interrupted} interrupted (${notStarted.length} of them not started)`)
       const again = study([...roots, '--runner', 'stub', '--nepochs', '1', '--json'], {cwd: t.base})
       expect(again.code, again.stderr).toBe(0)
       const s = JSON.parse(again.stdout).summary
