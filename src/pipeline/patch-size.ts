@@ -17,13 +17,26 @@ export function patchSizeFromHeaders(headers: readonly {name: string; shape: num
   return undefined
 }
 
-/** Patch size N of a training NPZ; 64 when it cannot be read (as the reference). */
-export async function inferPatchSize(file: string): Promise<number> {
+/**
+ * Patch size N of a training NPZ; 64 when it cannot be read (as the reference), and then `warn` is told why
+ * (the reference falls back silently, which hides a corrupt or wrong file).
+ */
+export async function inferPatchSize(file: string, warn?: (message: string) => void): Promise<number> {
+  let headers: {name: string; shape: number[]}[]
   try {
     // loaded on first use: a dry run never reads an NPZ and does not pay for the NPZ reader's import
     const {listNpz} = await import('../io/npz.js')
-    return patchSizeFromHeaders(await listNpz(file)) ?? DEFAULT_PATCH_SIZE
-  } catch {
+    headers = await listNpz(file)
+  } catch (error) {
+    warn?.(`could not read N from ${file}: ${(error as Error).message}; using N=${DEFAULT_PATCH_SIZE}`)
     return DEFAULT_PATCH_SIZE
   }
+  const n = patchSizeFromHeaders(headers)
+  if (n === undefined) {
+    warn?.(
+      `could not read N from ${file}: no 3-D 'diffraction' or 'diff3d' and no 'probeGuess' among its members (${headers.map((h) => h.name).join(', ') || 'none'}); using N=${DEFAULT_PATCH_SIZE}`,
+    )
+    return DEFAULT_PATCH_SIZE
+  }
+  return n
 }

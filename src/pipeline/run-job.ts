@@ -47,7 +47,7 @@ export interface RunTrainingJobOptions {
   bridge?: LegacyBridge
   /** the starting legacy dict of this job (a fresh copy of the defaults unless given) */
   legacyDict?: LegacyDict
-  inferPatchSize?: (file: string) => Promise<number>
+  inferPatchSize?: (file: string, warn?: (message: string) => void) => Promise<number>
   onProgress?: (event: ProgressEvent) => void
   signal?: AbortSignal
   /** called with the config and legacy params right before the runner (for records) */
@@ -156,7 +156,12 @@ export async function runTrainingJob(job: TrainingJob, options: RunTrainingJobOp
 
   // a real run starts a fresh log where only a dry run's three lines stand (a real training's log is appended to)
   if ((await logKind(job.logPath)) === 'dry-run') await writeFileAtomic(job.logPath, '')
-  const patchSize = await (options.inferPatchSize ?? defaultInferPatchSize)(job.trainDataPath)
+  const warnings: string[] = []
+  const patchSize = await (options.inferPatchSize ?? defaultInferPatchSize)(job.trainDataPath, (m) => warnings.push(m))
+  if (warnings.length > 0) {
+    await mkdir(path.dirname(job.logPath), {recursive: true})
+    await appendFile(job.logPath, warnings.map((w) => `Warning: ${w}\n`).join(''))
+  }
   const config = buildJobConfig(job, patchSize, backend, options.overrides)
   const bridge = options.bridge ?? updateLegacyDict
   const legacyParams = options.legacyDict ?? freshLegacyDict()

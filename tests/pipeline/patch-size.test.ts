@@ -54,4 +54,23 @@ describe('inferPatchSize (spec §6.3 _infer_patch_size)', () => {
     expect(await inferPatchSize(junk)).toBe(64)
     expect(await inferPatchSize(path.join(dir, 'absent.npz'))).toBe(64)
   })
+
+  it('says why it fell back to 64 (file and reason), and says nothing when N was read', async () => {
+    const junk = path.join(dir, 'junk2.npz')
+    writeFileSync(junk, 'hello\n')
+    const warnings: string[] = []
+    expect(await inferPatchSize(junk, (m) => warnings.push(m))).toBe(64)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(new RegExp(`^could not read N from ${junk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+; using N=64$`))
+    const noN = path.join(dir, 'no-n.npz')
+    writeFixtureNpz(noN, {xcoords: studyArrays(3, 64).xcoords})
+    const more: string[] = []
+    expect(await inferPatchSize(noN, (m) => more.push(m))).toBe(64)
+    expect(more[0]).toContain("no 3-D 'diffraction' or 'diff3d' and no 'probeGuess' among its members (xcoords)")
+    const good = path.join(dir, 'good.npz')
+    writeFixtureNpz(good, studyArrays(2, 128))
+    const none: string[] = []
+    expect(await inferPatchSize(good, (m) => none.push(m))).toBe(128)
+    expect(none).toEqual([])
+  })
 })

@@ -74,6 +74,20 @@ describe('runTrainingJob (spec §6.3, test_run_training_job_invokes_runner)', ()
     expect(seen).toMatchObject({nepochs: 3, batch_size: 8, backend: 'tensorflow'})
   })
 
+  it('a train NPZ whose N cannot be read: N=64 as the reference, and a warning naming the file in train.log', async () => {
+    const job = touchedJob()
+    writeFileSync(job.trainDataPath, 'hello\n')
+    let seen: TrainingConfig | undefined
+    await runTrainingJob(job, {
+      runner: async (ctx) => {
+        seen = ctx.config
+        return {status: 'success'}
+      },
+    })
+    expect(seen?.model.N).toBe(64)
+    expect(readFileSync(job.logPath, 'utf8')).toContain(`Warning: could not read N from ${job.trainDataPath}: `)
+  })
+
   it('runner exceptions propagate (the executor turns them into failed jobs)', async () => {
     const job = touchedJob()
     await expect(runTrainingJob(job, {runner: async () => Promise.reject(new Error('boom'))})).rejects.toThrow('boom')
@@ -134,11 +148,14 @@ describe('runTrainingJob dry run (spec §6.3 step 2, test_run_training_job_dry_r
     }
     await runTrainingJob(job, {runner: writingRunner, dryRun: true})
     await runTrainingJob(job, {runner: writingRunner})
-    // the real run started a fresh log: the dry-run lines are gone, its own lines are there
-    expect(readFileSync(job.logPath, 'utf8')).toBe('Training completed successfully\nFinal loss: 0.1\n')
+    // the real run started a fresh log: the dry-run lines are gone, its own lines are there (after the warning
+    // that N could not be read from the empty train file of this fixture)
+    const realLog = readFileSync(job.logPath, 'utf8')
+    expect(realLog).not.toContain('DRY RUN')
+    expect(realLog).toMatch(/^Warning: could not read N from .*; using N=64\nTraining completed successfully\nFinal loss: 0\.1\n$/)
     const later = await runTrainingJob(job, {runner: writingRunner, dryRun: true, overrides: {nepochs: 5}})
     expect(later.log_written).toBe(false)
-    expect(readFileSync(job.logPath, 'utf8')).toBe('Training completed successfully\nFinal loss: 0.1\n')
+    expect(readFileSync(job.logPath, 'utf8')).toBe(realLog)
   })
 
   it('a log that merely starts like a dry-run log is not a dry-run log', async () => {
