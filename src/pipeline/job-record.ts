@@ -5,7 +5,7 @@
  */
 import {createHash} from 'node:crypto'
 import {readFileSync, statSync} from 'node:fs'
-import {rm} from 'node:fs/promises'
+import {rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {z} from 'zod'
@@ -79,6 +79,18 @@ export async function writeJobRecord(artifactDir: string, record: JobRecord): Pr
 }
 
 /** Remove a job's record before it reruns, so a crash mid-run cannot leave a stale "complete". */
+/** where a job's record goes when the job runs again (kept, so that a rerun that fails does not erase it) */
+export const PREVIOUS_JOB_RECORD_FILE = 'job_record.previous.json'
+
+/**
+ * Before a job runs (again): its completion record is moved aside to job_record.previous.json (replacing an
+ * older one), so that the job is incomplete until the new run succeeds, yet the record of the earlier success
+ * is not lost when the new run fails.
+ */
 export async function clearJobRecord(artifactDir: string): Promise<void> {
-  await rm(path.join(artifactDir, JOB_RECORD_FILE), {force: true})
+  try {
+    await rename(path.join(artifactDir, JOB_RECORD_FILE), path.join(artifactDir, PREVIOUS_JOB_RECORD_FILE))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await rm(path.join(artifactDir, JOB_RECORD_FILE), {force: true})
+  }
 }

@@ -220,6 +220,19 @@ describe('trainStudy failures', () => {
     }
   })
 
+  it('--force on a finished job that then fails: the job is incomplete, its earlier record is kept as job_record.previous.json', async () => {
+    const tree = makeStudyTree(tempDir())
+    const filters = {dose: [1000], view: ['baseline']}
+    await trainStudy(input(tree, {filters, runnerInstance: createStubRunner()}))
+    const dir = path.join(tree.artifacts, 'dose_1000/baseline/gs1')
+    const first = readJson(path.join(dir, 'job_record.json'))
+    expect(first.status).toBe('success')
+    const r = await trainStudy(input(tree, {filters, force: true, runnerInstance: createStubRunner({fail: ['baseline@1000']})}))
+    expect(r.failed).toBe(1)
+    expect(existsSync(path.join(dir, 'job_record.json'))).toBe(false)
+    expect(readJson(path.join(dir, 'job_record.previous.json'))).toEqual(first)
+  })
+
   it('--strict: a missing phase D view is a MissingInputError (exit 3) instead of a skip; nothing written', async () => {
     const tree = makeStudyTree(tempDir(), {missing: ['dose_1000/sparse']})
     const err = await trainStudy(input(tree, {strict: true, dryRun: true})).catch((e: unknown) => e)
