@@ -271,6 +271,8 @@ function reportOutcome(entry: PlannedJob, outcome: JobOutcome, input: TrainStudy
     if (typeof r.bundle_sha256 === 'string') report(`    → SHA256 [${tag}]: ${r.bundle_sha256}`)
     if (typeof r.bundle_size_bytes === 'number') report(`    → Size [${tag}]: ${r.bundle_size_bytes} bytes`)
   }
+  // the runner's warnings (e.g. a command that wrote no bundle) on the terminal, not only in train.log
+  if (Array.isArray(r.warnings)) for (const w of r.warnings) report(`    ! ${String(w)} [${tag}]`)
   // the end-of-job reconstruction (tfjs runner): its outcome on the terminal, not only in train.log
   const rec = r.reconstruction
   if (rec && typeof rec === 'object' && !Array.isArray(rec)) {

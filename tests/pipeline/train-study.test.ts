@@ -161,6 +161,14 @@ describe('trainStudy manifest (test_training_cli_manifest_and_bridging, test_tra
     expect(lines).toContain('    → Reconstruction [dense/dose=1e+03]: reconstruction/reconstruction.npz (vs ground truth: amplitude correlation 0.512, phase correlation 0.400)')
   })
 
+  it("prints a runner's warnings under its job (e.g. a command that wrote no bundle)", async () => {
+    const tree = makeStudyTree(tempDir())
+    const lines: string[] = []
+    const runnerInstance = async () => ({status: 'success', warnings: ['no bundle written (wts.h5.zip not found)']})
+    await trainStudy(input(tree, {filters: {dose: [1000], view: ['baseline']}, runnerInstance, report: (l) => lines.push(l)}))
+    expect(lines).toContain('    ! no bundle written (wts.h5.zip not found) [baseline/dose=1e+03]')
+  })
+
   it('has the provenance fields, relative POSIX paths and validates against its schema', async () => {
     const tree = makeStudyTree(tempDir())
     await trainStudy(input(tree, {filters: {view: ['baseline']}, runnerInstance: createStubRunner(), seed: 5, commandLine: ['study', 'train']}))
