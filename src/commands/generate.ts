@@ -30,6 +30,10 @@ export default class Generate extends BaseCommand {
     workers: Flags.integer({description: 'simulation worker threads (default: one per core); the files do not depend on it', min: 1}),
     compress: Flags.boolean({description: 'deflate the NPZ members like numpy savez_compressed (smaller, slower)', default: false}),
     json: Flags.boolean({description: 'print the run manifest as JSON on stdout (progress goes to stderr)', default: false}),
+    force: Flags.boolean({
+      description: 'remove dose folders under --output-root that come from another simulation (or from no recorded run) instead of refusing to mix them with this run',
+      default: false,
+    }),
   }
 
   async run(): Promise<void> {
@@ -51,6 +55,7 @@ export default class Generate extends BaseCommand {
       baseNpz: flags['base-npz'] ? path.resolve(cwd, flags['base-npz']) : undefined,
       compress: flags.compress,
       workers: flags.workers,
+      force: flags.force,
       commandLine: ['study', 'generate', ...this.argv],
       toolVersion: this.config.version,
       onProgress: say,

@@ -10,6 +10,7 @@
  * included, PHASEC-METADATA-001).
  */
 import {existsSync} from 'node:fs'
+import {mkdir, readdir, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {z} from 'zod'
@@ -72,6 +73,45 @@ export interface GenerateOptions {
   workers?: number
   /** the DATA-001 check of each split (injectable like the reference's validate_fn); default validateNpzFile */
   validate?: typeof validateNpzFile
+  /**
+   * remove dose folders under the root that this run would leave beside its own although they come from another
+   * simulation (or from no recorded run); without it such folders are a UsageError, as a mixed root would be
+   * trained as one study
+   */
+  force?: boolean
+}
+
+/** where a run writes its files until every dose has passed DATA-001; moved into place only then */
+export const STAGING_PREFIX = '.staging-'
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** staging folders left by runs that were killed (their process is gone) */
+async function removeDeadStaging(root: string, log: (m: string) => void): Promise<void> {
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const m = new RegExp(`^${STAGING_PREFIX.replace('.', '\\.')}(\\d+)$`).exec(name)
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) {
+      await rm(path.join(root, name), {recursive: true, force: true})
+      log(`  removed ${name}: the unfinished files of an interrupted run`)
+    }
+  }
+}
+
+/** "seed 42 → 7, n_images 512 → 2000": the simulation fields that differ */
+function simulationDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+  const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v))
+  return keys
+    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => `${k} ${show(a[k])} → ${show(b[k])}`)
+    .join(', ')
 }
 
 const fileEntry = z.object({path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size_bytes: z.number().int().nonnegative(), n_images: z.number().int().nonnegative()})
@@ -273,9 +313,38 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
   }
   // keep other doses of an earlier run of the same simulation (e.g. one --dose at a time)
   const doses: Record<string, PhaseCDoseEntry> = {}
-  if (previous && JSON.stringify(previous.simulation) === JSON.stringify(simulation)) {
+  const sameSimulation = previous !== undefined && JSON.stringify(previous.simulation) === JSON.stringify(simulation)
+  if (sameSimulation) {
     for (const [k, v] of Object.entries(previous.doses)) if (existsSync(path.join(root, v.train)) && existsSync(path.join(root, v.test))) doses[k] = v
   }
+  // dose folders this run would leave beside its own although they are not of this simulation: refused (a mixed
+  // root would be trained as one study), or removed with force
+  const ours = new Set(opts.doses.map(doseDirName))
+  const stale = (await readdir(root, {withFileTypes: true}).catch(() => []))
+    .filter((d) => d.isDirectory() && /^dose_/.test(d.name) && !ours.has(d.name) && !(d.name in doses))
+    .map((d) => d.name)
+    .sort()
+  if (stale.length > 0) {
+    const origin = previous
+      ? `an earlier run with a different simulation (${PHASE_C_MANIFEST}: ${simulationDifference(previous.simulation, simulation)})`
+      : `no recorded run (no ${PHASE_C_MANIFEST})`
+    if (!opts.force) {
+      throw new UsageError(
+        `${root} already holds ${stale.join(', ')} from ${origin}; this run would leave them beside its own, and \`study train\` ` +
+          `would train them as one study. Use another --output-root, generate those doses with the same settings, or pass --force to remove them`,
+      )
+    }
+    for (const name of stale) {
+      await rm(path.join(root, name), {recursive: true, force: true})
+      log(`  removed ${name} (--force): from ${origin}`)
+    }
+  }
+  // files are written under a staging folder and moved into place only when every dose has passed DATA-001, so an
+  // interrupted or failed run leaves the earlier files and their manifest as they were
+  await removeDeadStaging(root, log)
+  const staging = path.join(root, `${STAGING_PREFIX}${process.pid}`)
+  await rm(staging, {recursive: true, force: true})
+  const moves: {from: string; to: string}[] = []
 
   const pool = nImages * N * N >= 64 * 64 * 64 ? DiffractionPool.create(opts.workers ?? defaultWorkerCount()) : undefined
   try {
@@ -314,7 +383,7 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
           prng: 'xoshiro128** (src/util/random.ts)',
         },
       }
-      const entries = {} as Record<Split, {file: string; n: number}>
+      const entries = {} as Record<Split, {file: string; staged: string; n: number}>
       const validation = {} as Record<Split, string[]>
       for (const split of SPLITS) {
         const idx = split === 'train' ? trainIdx : testIdx
@@ -359,18 +428,20 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
           _metadata: metadataArray(metadata),
         }
         const file = path.join(doseDir, `patched_${split}.npz`)
-        await writeNpz(file, arrays, {compress})
-        const report = await (opts.validate ?? validateNpzFile)(file, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})
-        const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`)
+        const staged = path.join(staging, dirName, `patched_${split}.npz`)
+        await writeNpz(staged, arrays, {compress})
+        moves.push({from: staged, to: file})
+        const report = await (opts.validate ?? validateNpzFile)(staged, {gridsize: opts.gridsize, neighborCount: opts.neighborCount})
+        const errors = report.findings.filter((f) => f.level === 'error').map((f) => `${f.field}: ${f.message}`.replaceAll(staged, file))
         if (report.status !== 'ok' || errors.length > 0) {
           throw new ContractError(file, undefined, `failed DATA-001 validation (${report.status}):\n  ${errors.join('\n  ')}`)
         }
-        validation[split] = report.findings.map((f) => `${f.level} ${f.check} ${f.field}: ${f.message}`)
-        entries[split] = {file, n}
+        validation[split] = report.findings.map((f) => `${f.level} ${f.check} ${f.field}: ${f.message}`.replaceAll(staged, file))
+        entries[split] = {file, staged, n}
       }
       const files = {} as PhaseCDoseEntry['files']
       for (const split of SPLITS) {
-        files[split] = {path: toPosixRelative(root, entries[split].file), ...(await digestFile(entries[split].file)), n_images: entries[split].n}
+        files[split] = {path: toPosixRelative(root, entries[split].file), ...(await digestFile(entries[split].staged)), n_images: entries[split].n}
       }
       doses[dirName] = {
         dose,
@@ -389,8 +460,14 @@ export async function generateDoseSweep(opts: GenerateOptions): Promise<Generate
           `s=${sim.intensityScale.toPrecision(5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
       )
     }
+    // every dose passed: move the files into place, then (below) write the manifest that describes them
+    for (const {from, to} of moves) {
+      await mkdir(path.dirname(to), {recursive: true})
+      await rename(from, to)
+    }
   } finally {
     await pool?.close()
+    await rm(staging, {recursive: true, force: true})
   }
 
   const manifest: PhaseCManifest = {

@@ -3,7 +3,7 @@
  * `npx tsc -p tsconfig.json; npx oclif manifest`), on their defaults: the example-size study.
  */
 import {spawnSync} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -50,6 +50,21 @@ describe.skipIf(!built)('study generate + study overlap (real processes, default
     const m = JSON.parse(readFileSync(path.join(dir, 'phase_c', 'run_manifest.json'), 'utf8'))
     expect(m.phase_c_root).toBe(path.join(dir, 'phase_c'))
     expect(m.command_line).toEqual(['study', 'generate', '--output-root', 'phase_c'])
+  })
+
+  it('generate over that root with another seed and one dose: exit 2 naming the other doses, nothing changed; --force removes them', () => {
+    const manifest = readFileSync(path.join(dir, 'phase_c', 'run_manifest.json'), 'utf8')
+    const copy = path.join(dir, 'pc_copy')
+    cpSync(path.join(dir, 'phase_c'), copy, {recursive: true})
+    const r = study(['generate', '--output-root', 'pc_copy', '--seed', '7', '--dose', '1000', '--n-images', '64'], dir)
+    expect(r.status, r.stderr).toBe(2)
+    expect(r.stderr).toContain(`${copy} already holds dose_10000, dose_100000 from an earlier run with a different simulation (run_manifest.json: `)
+    expect(r.stderr).toContain('seed 42 → 7')
+    expect(readFileSync(path.join(copy, 'run_manifest.json'), 'utf8')).toBe(manifest)
+    const forced = study(['generate', '--output-root', 'pc_copy', '--seed', '7', '--dose', '1000', '--n-images', '64', '--force'], dir)
+    expect(forced.status, forced.stderr).toBe(0)
+    expect(forced.stdout + forced.stderr).toContain('removed dose_10000 (--force)')
+    expect(readdirSync(copy).sort()).toEqual(['dose_1000', 'run_manifest.json'])
   })
 
   it('overlap: exit 0, prints the dense vs sparse table, writes the v1-named files phase E looks for', () => {

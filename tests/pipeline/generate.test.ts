@@ -2,7 +2,7 @@
  * Phase C (`generateDoseSweep`): files, keys, dtypes, metadata, split, photon counts, reproducibility, and the
  * base-NPZ input, checked through our reader and, where present, numpy's np.load.
  */
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -187,6 +187,64 @@ out({'keys': keys, 'dtypes': dt, 'meta': meta, 'gtErr': float(err), 'n': int(len
     expect(r.gtErr).toBeLessThan(1e-5)
   })
   if (!hasNumpy) noteSkip('phase C files read by numpy', 'numpy')
+})
+
+describe('generateDoseSweep never leaves a root its manifest does not describe (QA #9)', () => {
+  const small = (root: string, extra: Partial<GenerateOptions> = {}) => options(root, {nImages: 60, objectSize: 120, ...extra})
+  const snapshot = async (root: string) => {
+    const out: Record<string, string> = {}
+    for (const f of ['run_manifest.json', 'dose_1000/patched_train.npz', 'dose_1000/patched_test.npz', 'dose_100000/patched_train.npz']) {
+      out[f] = (await digestFile(path.join(root, f))).sha256
+    }
+    return out
+  }
+
+  it('refuses to leave dose folders of another simulation beside its own, naming them and what differs; --force removes them', async () => {
+    const root = path.join(tmp(), 'phase_c')
+    await generateDoseSweep(small(root))
+    const before = await snapshot(root)
+    const err = await generateDoseSweep(small(root, {seed: 7, doses: [1e3]})).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UsageError)
+    expect((err as Error).message).toContain(`${root} already holds dose_100000 from an earlier run with a different simulation (run_manifest.json: seed 42 → 7)`)
+    expect((err as Error).message).toContain('--force')
+    expect(await snapshot(root)).toEqual(before) // nothing touched
+    const forced = await generateDoseSweep(small(root, {seed: 7, doses: [1e3], force: true}))
+    expect(Object.keys(forced.manifest.doses)).toEqual(['dose_1000'])
+    expect(existsSync(path.join(root, 'dose_100000'))).toBe(false)
+    // the same simulation one dose at a time is not a mix: the other dose is kept and listed
+    const more = await generateDoseSweep(small(root, {seed: 7, doses: [1e5]}))
+    expect(Object.keys(more.manifest.doses).sort()).toEqual(['dose_1000', 'dose_100000'])
+  })
+
+  it('a run that fails keeps the earlier files and manifest byte for byte and leaves no staging folder', async () => {
+    const root = path.join(tmp(), 'phase_c')
+    await generateDoseSweep(small(root))
+    const before = await snapshot(root)
+    // another simulation of the same doses, failing DATA-001 on the second dose: the first dose's new files
+    // (other bytes: seed 7) must not land
+    let calls = 0
+    const validate: GenerateOptions['validate'] = async (file, o) => {
+      calls++
+      if (calls === 3) return {file, status: 'fail', findings: [{level: 'error', check: 'DATA-001', field: 'diffraction', message: 'injected failure'}]} as never
+      const {validateNpzFile} = await import('../../src/data/dataset-contract.js')
+      return validateNpzFile(file, o)
+    }
+    const err = await generateDoseSweep(small(root, {seed: 7, validate})).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ContractError)
+    expect((err as Error).message).toContain(path.join(root, 'dose_100000', 'patched_train.npz'))
+    expect((err as Error).message).not.toContain('.staging-')
+    expect(await snapshot(root)).toEqual(before)
+    expect(readdirSync(root).filter((n) => n.startsWith('.staging-'))).toEqual([])
+  })
+
+  it('removes the staging folder a killed run left behind', async () => {
+    const root = path.join(tmp(), 'phase_c')
+    const dead = path.join(root, '.staging-999999999', 'dose_1000')
+    mkdirSync(dead, {recursive: true})
+    writeFileSync(path.join(dead, 'patched_train.npz'), 'half a file')
+    await generateDoseSweep(small(root, {doses: [1e3]}))
+    expect(readdirSync(root).sort()).toEqual(['dose_1000', 'run_manifest.json'])
+  })
 })
 
 describe('generateDoseSweep with --base-npz', () => {
