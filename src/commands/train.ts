@@ -27,7 +27,10 @@ export const EXAMPLE_ARTIFACT_ROOT = path.join('study-out', 'example')
 const EXAMPLE_MODULE = '../../studies/fly64_dose_overlap/example.js'
 
 interface ExampleModule {
-  generateExampleStudy(outRoot: string, opts?: {seed?: number; onProgress?: (m: string) => void}): Promise<{phaseCRoot: string; phaseDRoot: string}>
+  generateExampleStudy(
+    outRoot: string,
+    opts?: {seed?: number; onProgress?: (m: string) => void; toolVersion?: string; commandLine?: string[]},
+  ): Promise<{phaseCRoot: string; phaseDRoot: string}>
 }
 
 export default class Train extends BaseCommand {
@@ -97,7 +100,11 @@ export default class Train extends BaseCommand {
       artifactRoot ??= EXAMPLE_ARTIFACT_ROOT
       if (!flags['dry-run'] || !phaseCRoot || !phaseDRoot) {
         const example = await loadExampleModule()
-        const data = await example.generateExampleStudy(path.resolve(cwd, artifactRoot, 'data'), {onProgress: info})
+        const data = await example.generateExampleStudy(path.resolve(cwd, artifactRoot, 'data'), {
+          onProgress: info,
+          toolVersion: this.config.version,
+          commandLine: ['study', 'train', ...this.argv],
+        })
         phaseCRoot ??= data.phaseCRoot
         phaseDRoot ??= data.phaseDRoot
       }

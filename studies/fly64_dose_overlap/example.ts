@@ -25,6 +25,10 @@ export interface ExampleStudyOptions {
   /** simulation seed (default: the design's simulation seed, 42) */
   seed?: number
   onProgress?: (message: string) => void
+  /** recorded in the NPZ metadata and the phase C/D manifests, as `study generate`/`study overlap` record theirs */
+  toolVersion?: string
+  /** the command that made the data (e.g. `study train --example …`) */
+  commandLine?: string[]
 }
 
 async function fileMatches(root: string, rel: string, sha256: string, size: number): Promise<boolean> {
@@ -78,12 +82,28 @@ export async function generateExampleStudy(outRoot: string, opts: ExampleStudyOp
   let regenerated = false
   if (!phaseC) {
     opts.onProgress?.(`example study: generating phase C in ${phaseCRoot}`)
-    phaseC = (await generateDoseSweep({...phaseCDefaults(design), outputRoot: phaseCRoot, doses, seed, onProgress: opts.onProgress})).manifest
+    phaseC = (await generateDoseSweep({
+        ...phaseCDefaults(design),
+        outputRoot: phaseCRoot,
+        doses,
+        seed,
+        onProgress: opts.onProgress,
+        toolVersion: opts.toolVersion,
+        commandLine: opts.commandLine,
+      })).manifest
     regenerated = true
   }
   if (regenerated || !(await phaseDComplete(phaseDRoot, phaseC, phaseCRoot, doses))) {
     opts.onProgress?.(`example study: generating phase D in ${phaseDRoot}`)
-    await generateOverlapViews({phaseCRoot, outputRoot: phaseDRoot, doses, views: Object.values(OVERLAP_VIEWS), onProgress: opts.onProgress})
+    await generateOverlapViews({
+      phaseCRoot,
+      outputRoot: phaseDRoot,
+      doses,
+      views: Object.values(OVERLAP_VIEWS),
+      onProgress: opts.onProgress,
+      toolVersion: opts.toolVersion,
+      commandLine: opts.commandLine,
+    })
   } else {
     opts.onProgress?.(`example study: reusing ${phaseCRoot} and ${phaseDRoot}`)
   }

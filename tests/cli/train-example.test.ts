@@ -26,6 +26,14 @@ describe('study train --example (CLI)', () => {
     // example settings, with the user's --nepochs winning
     expect(manifest.overrides).toEqual({nepochs: 3, n_groups: 32, model: {n_filters_scale: 1}})
     expect(manifest.skipped_count).toBe(0)
+    // the example data record the tool's version and the command that made them, as study generate/overlap do
+    const version = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version
+    const args = ['study', 'train', '--example', '--runner', 'stub', '--json', '--nepochs', '3']
+    for (const f of ['data/phase_c/run_manifest.json', 'data/phase_d/overlap_manifest.json']) {
+      const m = JSON.parse(readFileSync(path.join(summary.artifact_root, f), 'utf8'))
+      expect(m.tool_version, f).toBe(version)
+      expect(m.command_line, f).toEqual(args)
+    }
     for (const j of manifest.jobs) {
       expect(j.train_data_path.startsWith('data/phase_')).toBe(true)
       expect(existsSync(path.join(summary.artifact_root, j.train_data_path))).toBe(true)
