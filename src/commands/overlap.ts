@@ -5,6 +5,7 @@ import {Flags} from '@oclif/core'
 import {UsageError} from '../errors.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {doseDirName} from '../overlap/layout.js'
+import {readPhaseCManifest} from '../pipeline/generate.js'
 import {formatOverlapTable, generateOverlapViews, type OverlapViewSpec} from '../pipeline/overlap.js'
 import {getStudyDesign} from '../../studies/fly64_dose_overlap/design.js'
 import {OVERLAP_VIEWS} from '../../studies/fly64_dose_overlap/views.js'
@@ -23,7 +24,7 @@ export default class Overlap extends BaseCommand {
   static override flags = {
     'phase-c-root': Flags.string({description: 'phase C root (holds dose_<d>/patched_{train,test}.npz)', default: 'data/fly64_dose_overlap/phase_c'}),
     'output-root': Flags.string({description: 'phase D root to write', default: 'data/fly64_dose_overlap/phase_d'}),
-    dose: Flags.string({description: 'dose to process; repeatable (default: the design doses)', multiple: true}),
+    dose: Flags.string({description: "dose to process; repeatable (default: the doses in the phase C root's run_manifest.json, else the design doses)", multiple: true}),
     view: Flags.string({description: `view preset; repeatable (default: all: ${Object.keys(OVERLAP_VIEWS).join(', ')})`, multiple: true}),
     's-img': Flags.string({description: 'override: fraction of images kept, in (0, 1]'}),
     'n-groups': Flags.integer({description: 'override: number of groups for the gs2 metrics', min: 1}),
@@ -45,7 +46,12 @@ export default class Overlap extends BaseCommand {
       if (!Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got '${v}'`)
       return x
     }
-    const doses = flags.dose ? flags.dose.map((d) => num('dose', d)!) : [...design.dose_list]
+    // default: the doses the phase C root's run_manifest.json lists (a root made with `generate --dose 5000` has only
+    // that one), else the design's
+    const phaseCRoot = path.resolve(cwd, flags['phase-c-root'])
+    const recorded = flags.dose ? undefined : await readPhaseCManifest(phaseCRoot).catch(() => undefined)
+    const recordedDoses = recorded ? Object.values(recorded.doses).map((d) => d.dose).sort((a, b) => a - b) : []
+    const doses = flags.dose ? flags.dose.map((d) => num('dose', d)!) : recordedDoses.length > 0 ? recordedDoses : [...design.dose_list]
     const names = flags.view ?? Object.keys(OVERLAP_VIEWS)
     const unknown = names.filter((n) => !(n in OVERLAP_VIEWS))
     if (unknown.length > 0) throw new UsageError(`unknown view(s) ${unknown.join(', ')}; the study's views are ${Object.keys(OVERLAP_VIEWS).join(', ')}`)
@@ -62,7 +68,7 @@ export default class Overlap extends BaseCommand {
     }))
     const say = (msg: string): void => (flags.json ? this.logToStderr(msg) : this.log(msg))
     const result = await generateOverlapViews({
-      phaseCRoot: path.resolve(cwd, flags['phase-c-root']),
+      phaseCRoot,
       outputRoot: path.resolve(cwd, flags['output-root']),
       doses,
       views,

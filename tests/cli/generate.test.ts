@@ -166,6 +166,14 @@ describe.skipIf(!built)('study generate/overlap errors (real processes)', () => 
     expect(existsSync(path.join(dir, 'od'))).toBe(false)
   })
 
+  it('overlap without --dose takes the doses of the phase C root (a root made with --dose 5000 has only that one)', () => {
+    expect(study(['generate', '--output-root', 'pc5000', '--dose', '5000', '--n-images', '200'], dir).status).toBe(0)
+    const r = study(['overlap', '--phase-c-root', 'pc5000', '--output-root', 'pd5000', '--view', 'dense'], dir)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^dose_5000\s+dense\s+train/m)
+    expect(readdirSync(path.join(dir, 'pd5000')).sort()).toEqual(['dose_5000', 'overlap_manifest.json'])
+  })
+
   it('overlap without phase C data: exit 3 naming the expected file', () => {
     const r = study(['overlap', '--phase-c-root', 'nothing', '--output-root', 'd'], dir)
     expect(r.status).toBe(EXIT.missingInput)
