@@ -38,9 +38,9 @@ export class MissingInputError extends StudyError {
   constructor(
     readonly path: string,
     what: string,
-    options?: {cause?: unknown},
+    options?: {cause?: unknown; detail?: string},
   ) {
-    super(`${what} not found: ${path}`, options)
+    super(`${what} not found: ${path}${options?.detail ? ` (${options.detail})` : ''}`, options)
   }
 }
 

@@ -105,6 +105,18 @@ export function buildTrainingJobs(
         skipped.push({dose, view: view.name, reason})
         continue
       }
+      if (view.source === 'phase_d') {
+        // strict: name every file name that was tried (the reference reports only the last, the fallback)
+        for (const [split, chosen, candidates] of [
+          ['Training', train, trainCandidates],
+          ['Test', test, testCandidates],
+        ] as const) {
+          if (!chosen.exists && candidates.length > 1) {
+            const tried = candidates.filter((c) => path.join(dataDir, c) !== chosen.path).map((c) => path.join(dataDir, c))
+            throw new MissingInputError(chosen.path, `${split} dataset`, {detail: `also looked for ${tried.join(', ')}`})
+          }
+        }
+      }
       const artifactDir = path.join(roots.artifactRoot, ...study.layout.artifactDir(view, dose))
       const job: TrainingJob = {
         dose,

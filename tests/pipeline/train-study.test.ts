@@ -245,7 +245,7 @@ describe('trainStudy failures', () => {
     const tree = makeStudyTree(tempDir(), {missing: ['dose_1000/sparse']})
     const err = await trainStudy(input(tree, {strict: true, dryRun: true})).catch((e: unknown) => e)
     expect((err as {exitCode?: number}).exitCode).toBe(EXIT.missingInput)
-    expect((err as Error).message).toMatch(/^Training dataset not found: .*dose_1000\/sparse\/train\.npz$/)
+    expect((err as Error).message).toMatch(/^Training dataset not found: .*dose_1000\/sparse\/train\.npz \(also looked for .*dose_1000\/sparse\/sparse_train\.npz\)$/)
     expect(existsSync(tree.artifacts)).toBe(false)
   })
 

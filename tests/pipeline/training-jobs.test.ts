@@ -80,7 +80,8 @@ describe('buildTrainingJobs (spec §6.2, test_build_training_jobs_matrix)', () =
     const t = makeStudyTree(tempDir(), {missing: ['dose_10000/dense/dense_test']})
     expect(() => buildTrainingJobs(study, rootsOf(t))).toThrow(MissingInputError)
     // as the reference: the primary name is missing, so the fallback path is the one reported
-    expect(() => buildTrainingJobs(study, rootsOf(t))).toThrow(/^Test dataset not found: .*dose_10000\/dense\/test\.npz$/)
+    // and (unlike the reference) the primary name it looked for first
+    expect(() => buildTrainingJobs(study, rootsOf(t))).toThrow(/^Test dataset not found: .*dose_10000\/dense\/test\.npz \(also looked for .*dose_10000\/dense\/dense_test\.npz\)$/)
   })
 
   it('a missing phase C file always throws, even non-strict', () => {
