@@ -29,6 +29,7 @@ import {meanIlluminatedEnergy} from '../physics/forward-model.js'
 import {extractPatches} from '../physics/patches.js'
 import {randomScanPositions} from '../physics/scan.js'
 import {syntheticObject} from '../physics/synthetic-object.js'
+import {processAlive} from '../util/process.js'
 import {PROBE_SIZES, syntheticProbe} from '../physics/synthetic-probe.js'
 import {doseDirName, SPLITS, type Split} from '../overlap/layout.js'
 
@@ -83,15 +84,6 @@ export interface GenerateOptions {
 
 /** where a run writes its files until every dose has passed DATA-001; moved into place only then */
 export const STAGING_PREFIX = '.staging-'
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** staging folders left by runs that were killed (their process is gone) */
 async function removeDeadStaging(root: string, log: (m: string) => void): Promise<void> {

@@ -7,20 +7,12 @@ import {open, readFile, rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {EXIT, StudyError} from '../errors.js'
+import {processAlive} from '../util/process.js'
 
 export const LOCK_FILE = '.study-train.lock'
 
 export class ArtifactRootLockedError extends StudyError {
   override readonly exitCode = EXIT.usage
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Take the artifact root's lock; returns the release function. */
@@ -37,7 +29,7 @@ export async function lockArtifactRoot(artifactRoot: string): Promise<() => Prom
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const pid = Number.parseInt((await readFile(file, 'utf8').catch(() => '')).trim(), 10)
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
         throw new ArtifactRootLockedError(
           `another 'study train' (pid ${pid}) is using ${artifactRoot}; wait for it to finish, or remove ${file} if that process is not a study run`,
         )
